@@ -1,0 +1,1 @@
+"""Built-in actions. The registry (``responder.actions.registry``) maps names to them."""

@@ -1,0 +1,115 @@
+"""The configuration contract (DESIGN §3) as strict pydantic models.
+
+Unknown keys are errors everywhere (``extra="forbid"``), so a typo in a rule never
+silently turns off a response.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from responder.config.durations import Duration
+
+Severity = Literal["low", "medium", "high", "critical"]
+Channel = Literal["slack", "email", "pagerduty"]
+SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Team(Strict):
+    slack: str | None = None
+    email: list[str] = Field(default_factory=list)
+    pagerduty: str | None = None
+
+
+class RateLimitProfile(Strict):
+    maxConcurrentRequests: int = Field(ge=1)
+    requestsPerMinute: int = Field(ge=1)
+    tokensPerMinute: int = Field(ge=1)
+    burstAllowance: int = Field(ge=0)
+    backoffMultiplier: float = Field(ge=1)
+    maxBackoffMs: int = Field(ge=0)
+
+
+class KubernetesSettings(Strict):
+    allowed_namespaces: list[str] = Field(default_factory=list)
+    context: str | None = None
+
+
+class Safety(Strict):
+    dry_run: bool = False
+    max_actions_per_hour: int = Field(default=30, ge=0)
+
+
+class ResponderConfig(Strict):
+    """``responder.yaml``."""
+
+    teams: dict[str, Team] = Field(default_factory=dict)
+    escalation_policies: dict[str, list[list[str]]] = Field(default_factory=dict)
+    rate_limit_profiles: dict[str, RateLimitProfile] = Field(default_factory=dict)
+    flags: dict[str, Any] = Field(default_factory=dict)
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    safety: Safety = Field(default_factory=Safety)
+    public_url: str | None = None
+    """Base URL people use to reach the responder; incident links in pages point here."""
+
+    @field_validator("escalation_policies")
+    @classmethod
+    def _levels_not_empty(cls, value: dict[str, list[list[str]]]) -> dict[str, list[list[str]]]:
+        for name, levels in value.items():
+            if not levels:
+                raise ValueError(f'escalation policy "{name}" has no levels')
+            for i, teams in enumerate(levels, start=1):
+                if not teams:
+                    raise ValueError(f'escalation policy "{name}" level {i} names no team')
+        return value
+
+
+class Escalation(Strict):
+    policy: str = "default"
+    after: Duration = 300.0
+    repeat: bool = False
+    """Keep paging the last level every ``after`` until someone acknowledges."""
+
+
+class Rule(Strict):
+    """One entry of a ``rules/*.yaml`` list."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    matchers: list[str] = Field(min_length=1)
+    severity: Severity | None = None
+    playbooks: list[str] = Field(default_factory=list)
+    on_resolved: list[str] = Field(default_factory=list)
+    notify: list[Channel] = Field(default_factory=list)
+    escalation: Escalation = Field(default_factory=Escalation)
+    group_by: list[str] | None = None
+    cooldown: Duration = 0.0
+    dry_run: bool = False
+    continue_: bool = Field(default=False, alias="continue")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Step(Strict):
+    action: str
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    timeout: Duration = 60.0
+    retries: int = Field(default=0, ge=0, le=10)
+    when: str | None = None
+    continue_on_error: bool = False
+    requires_approval: bool = False
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Playbook(Strict):
+    """One ``playbooks/*.yaml`` file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    steps: list[Step] = Field(min_length=1)

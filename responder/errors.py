@@ -1,0 +1,78 @@
+"""Domain exceptions, in one place. Each says when it is raised."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ResponderError(Exception):
+    """Base of every exception this package raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in the configuration, located as precisely as we can."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        at = f" {self.path}:" if self.path else ""
+        return f"{where}:{at} {self.message}"
+
+
+class ConfigError(ResponderError):
+    """Raised when the configuration directory does not load or does not check.
+
+    Carries every issue found, so `responder check` can print them all at once.
+    """
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+class MatcherError(ResponderError):
+    """Raised when a matcher string is not valid Alertmanager matcher syntax."""
+
+
+class DurationError(ResponderError):
+    """Raised when a duration is not Prometheus-style (``500ms``, ``30s``, ``1h30m``)."""
+
+
+class TemplateError(ResponderError):
+    """Raised when a step template does not compile or fails to render (also on sandbox violations)."""
+
+
+class ActionError(ResponderError):
+    """Raised by an action that could not do its job. The message says what to do next.
+
+    ``retryable`` tells the runner whether another attempt may succeed (5xx, timeouts, 409);
+    a refusal (bad namespace, 404, 403) is not retried.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        self.retryable = retryable
+        super().__init__(message)
+
+
+class ActionRefused(ActionError):
+    """Raised before anything is sent when parameters are unsafe (namespace not allowed, bad name)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+class NotifyError(ResponderError):
+    """Raised by a channel when a send failed for good (after its retries), with the response body."""
+
+
+class StoreUnavailable(ResponderError):
+    """Raised when Redis cannot be reached; the webhook turns it into a 503 so Alertmanager retries."""
+
+
+class IncidentNotFound(ResponderError):
+    """Raised when an incident id does not exist (or has aged out of retention)."""

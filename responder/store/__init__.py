@@ -1,0 +1,1 @@
+"""Redis: keys, connections and the records kept there."""

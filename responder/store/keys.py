@@ -1,0 +1,111 @@
+"""Every Redis key the responder uses, in one place.
+
+All keys start with a prefix (``RESPONDER_KEY_PREFIX``, default ``responder``) so
+several responders, or several tests, can share one Redis. Each key has a TTL or is
+swept by retention (see ``responder.store.retention``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DAY = 86400
+DEDUPE_TTL = 7 * DAY
+"""How long an alert key is remembered. Alertmanager re-sends a firing alert every
+repeat_interval (4h by default) with the same startsAt, so this outlives many re-sends."""
+INCIDENT_RETENTION = 30 * DAY
+BATCH_TTL = 7 * DAY
+
+
+def default_prefix() -> str:
+    return os.environ.get("RESPONDER_KEY_PREFIX", "responder")
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "responder"
+
+    @property
+    def queue_name(self) -> str:
+        """The RQ queue this responder's jobs go to."""
+        return self.prefix
+
+    def dedupe(self, fingerprint: str, status: str, starts_at: str) -> str:
+        return f"{self.prefix}:dedupe:{fingerprint}:{status}:{starts_at}"
+
+    def batch(self, batch_id: str) -> str:
+        return f"{self.prefix}:batch:{batch_id}"
+
+    def incident(self, incident_id: str) -> str:
+        return f"{self.prefix}:incident:{incident_id}"
+
+    def incident_alerts(self, incident_id: str) -> str:
+        """Hash: alert fingerprint -> JSON of the alert's latest state."""
+        return f"{self.prefix}:incident:{incident_id}:alerts"
+
+    def timeline(self, incident_id: str) -> str:
+        return f"{self.prefix}:incident:{incident_id}:timeline"
+
+    @property
+    def incidents(self) -> str:
+        """Sorted set of incident ids scored by creation time (newest first when read)."""
+        return f"{self.prefix}:incidents"
+
+    @property
+    def open_incidents(self) -> str:
+        """Hash: incident key -> id of the open incident with that key."""
+        return f"{self.prefix}:incidents:open"
+
+    def incident_lock(self, incident_key: str) -> str:
+        return f"{self.prefix}:lock:incident:{incident_key}"
+
+    def resolved_early(self, fingerprint: str, starts_at: str) -> str:
+        """Marks an alert whose resolution arrived before (or without) its firing."""
+        return f"{self.prefix}:resolved-early:{fingerprint}:{starts_at}"
+
+    @property
+    def flags(self) -> str:
+        """Hash: flag name -> JSON value."""
+        return f"{self.prefix}:flags"
+
+    @property
+    def flags_seeded(self) -> str:
+        return f"{self.prefix}:flags:seeded"
+
+    def cooldown(self, incident_key: str) -> str:
+        return f"{self.prefix}:cooldown:{incident_key}"
+
+    def budget(self, hour: int) -> str:
+        return f"{self.prefix}:budget:{hour}"
+
+    @property
+    def paused(self) -> str:
+        return f"{self.prefix}:automation:paused"
+
+    def run(self, run_id: str) -> str:
+        return f"{self.prefix}:run:{run_id}"
+
+    def playbook_lock(self, playbook: str, target: str) -> str:
+        return f"{self.prefix}:lock:playbook:{playbook}:{target}"
+
+    @property
+    def unmatched(self) -> str:
+        """Capped list of alerts no rule matched, newest first."""
+        return f"{self.prefix}:unmatched"
+
+    @property
+    def config_version(self) -> str:
+        """Bumped by ``/-/reload`` so workers reload the config too."""
+        return f"{self.prefix}:config:version"
+
+    def counter(self, name: str) -> str:
+        return f"{self.prefix}:counter:{name}"
+
+    def escalation(self, incident_id: str) -> str:
+        """Hash with the escalation token and level; a timer whose token differs does nothing."""
+        return f"{self.prefix}:incident:{incident_id}:escalation"
+
+    def deliveries(self, incident_id: str) -> str:
+        """Hash: ``channel:target`` -> ref of the first delivery (Slack ts, Message-ID, dedup key)."""
+        return f"{self.prefix}:incident:{incident_id}:deliveries"
