@@ -1,0 +1,1 @@
+"""Alert routing: Alertmanager matchers and rule order. Pure functions, no I/O."""
