@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from responder.config.models import Playbook, ResponderConfig, Rule
+from responder.config.yamlfile import Loc, SourceFile, load_yaml
+from responder.errors import ConfigError, ConfigIssue
 
 
 @dataclass(frozen=True)
@@ -17,3 +24,138 @@ class LoadedConfig:
     rules: list[Rule]
     playbooks: dict[str, Playbook]
     warnings: list[str] = field(default_factory=list)
+
+
+def default_directory() -> Path:
+    """``RESPONDER_CONFIG_DIR``, else the current directory if it has a responder.yaml, else the defaults."""
+    configured = os.environ.get("RESPONDER_CONFIG_DIR")
+    if configured:
+        return Path(configured)
+    if Path("responder.yaml").exists():
+        return Path(".")
+    return EMBEDDED_DEFAULTS
+
+
+EMBEDDED_DEFAULTS = Path(__file__).resolve().parent.parent / "defaults"
+
+
+def load_config(directory: Path | str, env: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Load and cross-check ``directory``.
+
+    Raises:
+        ConfigError: with every issue found, each with file, line and key path.
+    """
+    directory = Path(directory)
+    issues: list[ConfigIssue] = []
+    warnings: list[str] = []
+    if not directory.is_dir():
+        raise ConfigError([ConfigIssue(str(directory), None, "", "config directory does not exist")])
+
+    def display(path: Path) -> str:
+        try:
+            return str(path.relative_to(directory))
+        except ValueError:
+            return str(path)
+
+    main_path = directory / "responder.yaml"
+    responder = ResponderConfig()
+    main_source: SourceFile | None = None
+    if main_path.exists():
+        main_source, found = load_yaml(main_path, display(main_path), env)
+        issues += found
+        if not found:
+            model = _validate(ResponderConfig, main_source.data or {}, main_source, (), issues)
+            if model is not None:
+                responder = model
+        warnings += _unset_warnings(main_source)
+    else:
+        issues.append(
+            ConfigIssue(display(main_path), None, "", "file not found: every config directory needs one")
+        )
+
+    rules: list[Rule] = []
+    rule_sources: list[tuple[Rule, SourceFile, int]] = []
+    for path in sorted((directory / "rules").glob("*.y*ml")):
+        source, found = load_yaml(path, display(path), env)
+        issues += found
+        warnings += _unset_warnings(source)
+        if found or source.data is None:
+            continue
+        if not isinstance(source.data, list):
+            issues.append(source.issue((), "a rules file holds a list of rules"))
+            continue
+        for i, item in enumerate(source.data):
+            rule = _validate(Rule, item, source, (i,), issues)
+            if rule is not None:
+                rules.append(rule)
+                rule_sources.append((rule, source, i))
+
+    playbooks: dict[str, Playbook] = {}
+    playbook_sources: dict[str, SourceFile] = {}
+    for path in sorted((directory / "playbooks").glob("*.y*ml")):
+        source, found = load_yaml(path, display(path), env)
+        issues += found
+        warnings += _unset_warnings(source)
+        if found or source.data is None:
+            continue
+        playbook = _validate(Playbook, source.data, source, (), issues)
+        if playbook is None:
+            continue
+        if playbook.name in playbooks:
+            other = playbook_sources[playbook.name].display
+            issues.append(
+                source.issue(("name",), f'playbook "{playbook.name}" is already defined in {other}')
+            )
+            continue
+        playbooks[playbook.name] = playbook
+        playbook_sources[playbook.name] = source
+
+    config = LoadedConfig(directory, responder, rules, playbooks, warnings)
+    issues += check_references(config, main_source, rule_sources, playbook_sources)
+    if issues:
+        raise ConfigError(issues)
+    return config
+
+
+def _unset_warnings(source: SourceFile) -> list[str]:
+    return [
+        f"{source.display}: ${{{name}}} is not set; it expands to an empty string"
+        for name in sorted(source.unset_vars)
+    ]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validate(
+    model: type[M], data: Any, source: SourceFile, base: Loc, issues: list[ConfigIssue]
+) -> M | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        issues += [source.issue((*base, *_clean_loc(err["loc"])), _message(err)) for err in exc.errors()]
+        return None
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> Loc:
+    # pydantic puts the union member or function name in the location; people never wrote those.
+    return tuple(
+        p for p in loc if isinstance(p, int) or not (str(p).startswith("function-") or "[" in str(p))
+    )
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    loc = err["loc"]
+    if kind == "extra_forbidden":
+        return f'unknown key "{loc[-1]}"'
+    if kind == "missing":
+        return f'missing required key "{loc[-1]}"'
+    value = err.get("input")
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if isinstance(value, str | int | float | bool) and kind not in ("value_error",):
+        return f"{msg} (got {value!r})"
+    return msg
+
+
+from responder.config.references import check_references  # noqa: E402 - cycle: references needs LoadedConfig

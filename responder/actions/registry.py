@@ -1,0 +1,16 @@
+"""The explicit map from action names (as written in playbooks) to actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from responder.actions import flags, http, notify, ratelimit
+from responder.actions.base import Action
+
+ACTIONS: dict[str, Action[Any]] = {
+    action.name: action for module in (flags, ratelimit, http, notify) for action in module.ACTIONS
+}
+
+
+def get(name: str) -> Action[Any] | None:
+    return ACTIONS.get(name)

@@ -1,0 +1,149 @@
+"""The cross-reference pass: names that must exist, matchers, templates, action parameters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from responder.actions import registry
+from responder.config.yamlfile import SourceFile
+from responder.errors import ConfigIssue, MatcherError
+from responder.playbooks import templating
+from responder.rules.matchers import parse_matcher
+
+if TYPE_CHECKING:
+    from responder.config.loader import LoadedConfig
+    from responder.config.models import Playbook, Rule
+
+
+def check_references(
+    config: LoadedConfig,
+    main: SourceFile | None,
+    rules: list[tuple[Rule, SourceFile, int]],
+    playbooks: dict[str, SourceFile],
+) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    responder = config.responder
+
+    if main is not None:
+        for name, levels in responder.escalation_policies.items():
+            for level, teams in enumerate(levels):
+                for i, team in enumerate(teams):
+                    if team not in responder.teams:
+                        issues.append(
+                            main.issue(
+                                ("escalation_policies", name, level, i),
+                                f'undefined team "{team}" used in escalation policy "{name}"',
+                            )
+                        )
+
+    seen: dict[str, str] = {}
+    for rule, source, index in rules:
+        base = (index,)
+        if rule.name in seen:
+            issues.append(
+                source.issue((*base, "name"), f'rule "{rule.name}" is already defined in {seen[rule.name]}')
+            )
+        seen.setdefault(rule.name, source.display)
+        for i, text in enumerate(rule.matchers):
+            try:
+                parse_matcher(text)
+            except MatcherError as exc:
+                issues.append(source.issue((*base, "matchers", i), str(exc)))
+        for field_name in ("playbooks", "on_resolved"):
+            for i, name in enumerate(getattr(rule, field_name)):
+                if name not in config.playbooks:
+                    issues.append(
+                        source.issue(
+                            (*base, field_name, i), f'undefined playbook "{name}" used in rule "{rule.name}"'
+                        )
+                    )
+        policy = rule.escalation.policy
+        if rule.notify and policy not in responder.escalation_policies:
+            issues.append(
+                source.issue(
+                    (*base, "escalation", "policy"),
+                    f'undefined escalation policy "{policy}" used in rule "{rule.name}"',
+                )
+            )
+
+    for name, playbook in config.playbooks.items():
+        issues += _check_playbook(config, playbook, playbooks[name])
+    return issues
+
+
+def _check_playbook(config: LoadedConfig, playbook: Playbook, source: SourceFile) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    for index, step in enumerate(playbook.steps):
+        base: tuple[str | int, ...] = ("steps", index)
+        action = registry.get(step.action)
+        if action is None:
+            known = ", ".join(sorted(registry.ACTIONS))
+            issues.append(source.issue((*base, "action"), f'unknown action "{step.action}" (known: {known})'))
+            continue
+        for loc, text in _strings(step.with_, (*base, "with")):
+            error = templating.check_syntax(text)
+            if error:
+                issues.append(source.issue(loc, error))
+        if step.when is not None:
+            error = templating.check_condition_syntax(step.when)
+            if error:
+                issues.append(source.issue((*base, "when"), error))
+        try:
+            action.params.model_validate(step.with_)
+        except ValidationError as exc:
+            for err in exc.errors():
+                if templating.is_template(err.get("input")):
+                    continue  # a templated value is checked when it is rendered
+                loc = tuple(p for p in err["loc"] if isinstance(p, int | str))
+                if err["type"] == "extra_forbidden":
+                    message = f'unknown parameter "{loc[-1]}" for action {step.action}'
+                elif err["type"] == "missing":
+                    message = f'missing parameter "{loc[-1]}" for action {step.action}'
+                else:
+                    message = f"{str(err['msg']).removeprefix('Value error, ')} (action {step.action})"
+                issues.append(source.issue((*base, "with", *loc), message))
+        issues += _check_names(config, step.action, step.with_, source, (*base, "with"))
+    return issues
+
+
+def _check_names(
+    config: LoadedConfig, action: str, params: dict[str, Any], source: SourceFile, base: tuple[str | int, ...]
+) -> list[ConfigIssue]:
+    """Names that must exist in responder.yaml, when written literally."""
+    responder = config.responder
+    flag = params.get("flag")
+    if action == "flags.set" and isinstance(flag, str) and not templating.is_template(flag):
+        if flag not in responder.flags and flag != "rateLimits":
+            return [
+                source.issue((*base, "flag"), f'undefined flag "{flag}": add it to `flags` in responder.yaml')
+            ]
+    profile = params.get("profile")
+    if action == "ratelimit.set_profile" and isinstance(profile, str) and not templating.is_template(profile):
+        if profile not in responder.rate_limit_profiles:
+            return [source.issue((*base, "profile"), f'undefined rate-limit profile "{profile}"')]
+    namespace = params.get("namespace")
+    if (
+        action.startswith("kubernetes.")
+        and isinstance(namespace, str)
+        and not templating.is_template(namespace)
+        and namespace not in responder.kubernetes.allowed_namespaces
+    ):
+        return [
+            source.issue(
+                (*base, "namespace"),
+                f'namespace "{namespace}" is not in kubernetes.allowed_namespaces of responder.yaml',
+            )
+        ]
+    return []
+
+
+def _strings(value: Any, loc: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
+    if isinstance(value, str):
+        return [(loc, value)]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _strings(v, (*loc, k))]
+    if isinstance(value, list):
+        return [s for i, v in enumerate(value) for s in _strings(v, (*loc, i))]
+    return []

@@ -1,0 +1,1 @@
+"""Escalation: who is told when, and the timers that tell them."""

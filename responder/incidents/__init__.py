@@ -1,0 +1,1 @@
+"""Incidents: alerts grouped by rule and key, their lifecycle and timeline."""

@@ -1,0 +1,1 @@
+"""Playbook runs: templating, step execution, resumption."""

@@ -1,0 +1,70 @@
+"""Safety decisions: kill switch, hourly action budget, one run per playbook, cooldowns."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.client import Pipeline
+
+    from responder.config.models import Playbook
+    from responder.store.keys import Keys
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def lock_ttl(playbook: Playbook) -> int:
+    """Long enough for every step with all its retries, so a crashed run cannot hold the lock forever."""
+    return int(sum(s.timeout * (s.retries + 1) + 2 ** (s.retries + 1) for s in playbook.steps)) + 60
+
+
+def acquire_playbook_lock(redis: Redis, keys: Keys, playbook: Playbook, run_id: str) -> str | None:
+    """Take the playbook's lock for this run; returns the run holding it when taken by another."""
+    key = keys.playbook_lock(playbook.name, "global")
+    if redis.set(key, run_id, nx=True, ex=lock_ttl(playbook)):
+        return None
+    holder = redis.get(key)
+    if holder is None or holder.decode() == run_id:
+        redis.set(key, run_id, ex=lock_ttl(playbook))
+        return None
+    return holder.decode()
+
+
+def release_playbook_lock(redis: Redis, keys: Keys, playbook: str, run_id: str) -> None:
+    redis.eval(_RELEASE, 1, keys.playbook_lock(playbook, "global"), run_id)
+
+
+def take_budget(redis: Redis, keys: Keys, per_hour: int, now: float) -> bool:
+    """Count one action against this hour's budget; False when it is spent."""
+    key = keys.budget(int(now // 3600))
+    with redis.pipeline(transaction=True) as pipe:
+        pipe.incr(key)
+        pipe.expire(key, 7200)
+        used, _ = pipe.execute()
+    return int(used) <= per_hour
+
+
+def in_cooldown(redis: Redis, keys: Keys, incident_key: str) -> float:
+    """Seconds of cooldown left for an incident key (0 when none)."""
+    ttl = redis.pttl(keys.cooldown(incident_key))
+    return max(ttl, 0) / 1000
+
+
+def start_cooldown(pipe: Pipeline, keys: Keys, incident_key: str, seconds: float) -> None:
+    if seconds > 0:
+        pipe.set(keys.cooldown(incident_key), 1, px=int(seconds * 1000))
+
+
+def set_paused(redis: Redis, keys: Keys, paused: bool) -> None:
+    if paused:
+        redis.set(keys.paused, 1)
+    else:
+        redis.delete(keys.paused)
+
+
+def is_paused(redis: Redis, keys: Keys) -> bool:
+    return bool(redis.exists(keys.paused))

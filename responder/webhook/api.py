@@ -1,0 +1,153 @@
+"""The operator API: incidents, flags, the kill switch and config reload (``Bearer $RESPONDER_API_TOKEN``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from responder import safety
+from responder.errors import ConfigError, IncidentNotFound
+from responder.incidents import service
+from responder.store import flags, incidents
+from responder.store.incidents import Status
+from responder.webhook.auth import token_ok
+from responder.webhook.errors import error
+from responder.webhook.state import state
+
+bp = Blueprint("api", __name__)
+
+
+@bp.before_request
+def authenticate() -> tuple[Response, int] | None:
+    if not token_ok(request, state().api_token):
+        return error(401, "missing or wrong token: send Authorization: Bearer $RESPONDER_API_TOKEN")
+    return None
+
+
+@bp.errorhandler(RedisConnectionError)
+@bp.errorhandler(RedisTimeoutError)
+def redis_down(exc: Exception) -> tuple[Response, int]:
+    return error(503, "Redis is unreachable; retry later")
+
+
+@bp.errorhandler(IncidentNotFound)
+def not_found(exc: IncidentNotFound) -> tuple[Response, int]:
+    return error(404, str(exc))
+
+
+def _public(record: dict[str, Any]) -> dict[str, Any]:
+    out = dict(record)
+    for name in ("created_at", "updated_at", "acknowledged_at", "resolved_at"):
+        if isinstance(out.get(name), float):
+            out[name] = incidents.iso(out[name])
+    return out
+
+
+@bp.get("/api/incidents")
+def list_incidents() -> tuple[Response, int]:
+    status = request.args.get("status")
+    if status is not None and status not in {s.value for s in Status}:
+        return error(400, f'unknown status "{status}": use triggered, acknowledged or resolved')
+    try:
+        limit = min(int(request.args.get("limit", "100")), 1000)
+    except ValueError:
+        return error(400, "limit must be a whole number")
+    runtime = state().fresh_runtime()
+    records = incidents.listing(runtime.redis, runtime.keys, status, limit)
+    return jsonify({"incidents": [_public(r) for r in records]}), 200
+
+
+@bp.get("/api/incidents/<incident_id>")
+def show_incident(incident_id: str) -> tuple[Response, int]:
+    runtime = state().fresh_runtime()
+    record = _public(incidents.get(runtime.redis, runtime.keys, incident_id))
+    record["alerts"] = incidents.alerts(runtime.redis, runtime.keys, incident_id)
+    record["timeline"] = incidents.timeline(runtime.redis, runtime.keys, incident_id)
+    return jsonify(record), 200
+
+
+def _by() -> str | None:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("by"), str) or not body["by"].strip():
+        return None
+    return str(body["by"]).strip()[:200]
+
+
+@bp.post("/api/incidents/<incident_id>/ack")
+def ack(incident_id: str) -> tuple[Response, int]:
+    by = _by()
+    if by is None:
+        return error(400, 'send {"by": "your name"}: acknowledgements say who took the incident')
+    runtime = state().fresh_runtime()
+    changed = service.acknowledge(runtime, incident_id, by)
+    record = _public(incidents.get(runtime.redis, runtime.keys, incident_id))
+    return jsonify({"changed": changed, "incident": record}), 200
+
+
+@bp.post("/api/incidents/<incident_id>/resolve")
+def resolve(incident_id: str) -> tuple[Response, int]:
+    by = _by()
+    if by is None:
+        return error(400, 'send {"by": "your name"}: resolutions say who closed the incident')
+    runtime = state().fresh_runtime()
+    changed = service.resolve(runtime, incident_id, by)
+    record = _public(incidents.get(runtime.redis, runtime.keys, incident_id))
+    return jsonify({"changed": changed, "incident": record}), 200
+
+
+@bp.get("/api/flags")
+def get_flags() -> tuple[Response, int]:
+    runtime = state().runtime
+    return jsonify(flags.all_flags(runtime.redis, runtime.keys)), 200
+
+
+@bp.put("/api/flags/<name>")
+def put_flag(name: str) -> tuple[Response, int]:
+    runtime = state().fresh_runtime()
+    try:
+        value = json.loads(request.get_data() or b"null")
+    except ValueError:
+        return error(400, "the body must be the flag's new value as JSON")
+    known = flags.all_flags(runtime.redis, runtime.keys)
+    if name not in known:
+        return error(404, f'unknown flag "{name}": add it to `flags` in responder.yaml')
+    flags.set_value(runtime.redis, runtime.keys, name, value)
+    return jsonify({name: value}), 200
+
+
+@bp.post("/api/automation/pause")
+def pause() -> tuple[Response, int]:
+    runtime = state().runtime
+    safety.set_paused(runtime.redis, runtime.keys, True)
+    return jsonify({"automation": "paused", "paging": "on"}), 200
+
+
+@bp.post("/api/automation/resume")
+def resume() -> tuple[Response, int]:
+    runtime = state().runtime
+    safety.set_paused(runtime.redis, runtime.keys, False)
+    return jsonify({"automation": "running"}), 200
+
+
+@bp.get("/api/automation")
+def automation() -> tuple[Response, int]:
+    runtime = state().runtime
+    paused = safety.is_paused(runtime.redis, runtime.keys)
+    return jsonify({"automation": "paused" if paused else "running"}), 200
+
+
+@bp.post("/-/reload")
+def reload() -> tuple[Response, int]:
+    runtime = state().runtime
+    try:
+        config = runtime.reload()
+    except ConfigError as exc:
+        return error(400, "config refused; the last good config stays", [str(i) for i in exc.issues])
+    runtime.config_version = int(runtime.redis.incr(runtime.keys.config_version))
+    return jsonify(
+        {"status": "reloaded", "rules": len(config.rules), "playbooks": len(config.playbooks)}
+    ), 200

@@ -1,0 +1,40 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from responder.runtime import Runtime
+from responder.webhook import alertmanager, api, errors, health, metrics
+from responder.webhook.state import WebState
+
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+
+def create_app(
+    runtime: Runtime,
+    *,
+    webhook_token: str | None = None,
+    api_token: str | None = None,
+    max_body: int | None = None,
+) -> Flask:
+    """Build the app around ``runtime``. Tokens None means that endpoint is unauthenticated."""
+    app = Flask("responder")
+    app.config["MAX_CONTENT_LENGTH"] = max_body or int(
+        os.environ.get("RESPONDER_MAX_BODY_BYTES", DEFAULT_MAX_BODY)
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["responder"] = WebState(runtime, webhook_token, api_token)
+    errors.register(app)
+    metrics.install(app, runtime)
+    for blueprint in (alertmanager.bp, api.bp, health.bp):
+        app.register_blueprint(blueprint)
+    try:
+        from responder.webhook import slack
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        app.register_blueprint(slack.bp)
+    return app

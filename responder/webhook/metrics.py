@@ -1,0 +1,61 @@
+"""Prometheus metrics, read from Redis at scrape time so every web replica reports the same."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flask import Flask
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
+from rq import Queue
+
+from responder.runtime import Runtime
+
+REGISTRY = CollectorRegistry(auto_describe=False)
+
+_COUNTERS = {
+    "webhook_requests": "Webhook requests accepted into Redis.",
+    "incidents_opened": "Incidents opened.",
+    "alerts_unmatched": "Alerts no rule matched.",
+}
+
+
+class RedisCollector(Collector):
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        redis, keys = self.runtime.redis, self.runtime.keys
+        try:
+            values = redis.mget([keys.counter(name) for name in _COUNTERS])
+            depth = Queue(keys.queue_name, connection=redis).count
+            open_count = redis.hlen(keys.open_incidents)
+            paused = redis.exists(keys.paused)
+        except RedisError:
+            up = GaugeMetricFamily("responder_redis_up", "Whether Redis answered the scrape.")
+            up.add_metric([], 0)
+            yield up
+            return
+        for (name, help_text), raw in zip(_COUNTERS.items(), values, strict=True):
+            family = CounterMetricFamily(f"responder_{name}", help_text)
+            family.add_metric([], float(raw or 0))
+            yield family
+        for name, help_text, value in (
+            ("responder_redis_up", "Whether Redis answered the scrape.", 1),
+            ("responder_queue_depth", "Jobs waiting in the responder's RQ queue.", depth),
+            ("responder_incidents_open", "Incidents not yet resolved.", open_count),
+            ("responder_automation_paused", "1 when the kill switch is on.", paused),
+        ):
+            gauge = GaugeMetricFamily(name, help_text)
+            gauge.add_metric([], float(value))
+            yield gauge
+
+
+def install(app: Flask, runtime: Runtime) -> None:
+    collector = RedisCollector(runtime)
+    for existing in list(REGISTRY._collector_to_names):  # one app per process; tests build several
+        REGISTRY.unregister(existing)
+    REGISTRY.register(collector)
+    app.extensions["responder.metrics"] = collector

@@ -1,0 +1,75 @@
+"""Test helpers: Alertmanager-shaped payloads and draining the queue with a real RQ worker."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from rq import Queue, SimpleWorker
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+
+from responder.runtime import Runtime
+
+
+def alert(name: str, status: str = "firing", fingerprint: str | None = None, starts_at: str = "2026-11-28T10:00:00Z",
+          **labels: str) -> dict[str, Any]:
+    return {
+        "status": status,
+        "labels": {"alertname": name, "severity": "critical", **labels},
+        "annotations": {"summary": f"{name} is happening"},
+        "startsAt": starts_at,
+        "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-11-28T10:30:00Z",
+        "generatorURL": "http://prometheus:9090/graph?g0.expr=up",
+        "fingerprint": fingerprint or f"fp{abs(hash(name)) % 10**12:012d}",
+    }
+
+
+def payload(*alerts: dict[str, Any], group_key: str = '{}:{alertname="X"}') -> dict[str, Any]:
+    status = "firing" if any(a["status"] == "firing" for a in alerts) else "resolved"
+    return {
+        "version": "4",
+        "groupKey": group_key,
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "responder",
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": list(alerts),
+    }
+
+
+def body(*alerts: dict[str, Any], **kwargs: Any) -> bytes:
+    return json.dumps(payload(*alerts, **kwargs)).encode()
+
+
+def drain(runtime: Runtime, timeout: float = 30.0, settle: float = 0.0) -> None:
+    """Run a real RQ worker (in this process) until no job is queued, running or scheduled.
+
+    Scheduled jobs (retries with backoff, escalation timers) are moved to the queue when
+    due, as the RQ scheduler would, so a test waits for them in real time.
+    """
+    queue = Queue(runtime.keys.queue_name, connection=runtime.redis)
+    scheduled = ScheduledJobRegistry(queue=queue)
+    started = StartedJobRegistry(queue=queue)
+    deadline = time.monotonic() + timeout
+    quiet_since: float | None = None
+    while time.monotonic() < deadline:
+        for job_id in scheduled.get_jobs_to_schedule(datetime.now(UTC).timestamp()):
+            job = queue.fetch_job(job_id)
+            scheduled.remove(job_id)
+            if job is not None:
+                queue._enqueue_job(job)
+        if queue.count:
+            SimpleWorker([queue], connection=runtime.redis).work(burst=True, logging_level="WARNING")
+            quiet_since = None
+            continue
+        if scheduled.count == 0 and started.count == 0:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= settle:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"queue did not drain in {timeout}s: {queue.count} queued, {scheduled.count} scheduled")
