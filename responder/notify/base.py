@@ -1,47 +1,168 @@
-"""The one interface every notification channel has, and the one rule for HTTP results.
+"""The one interface every notification channel has, and the one rule for results.
 
 A channel turns a :class:`Message` for a team into a delivery. Every channel:
 
 - ``configured()`` returns ``None`` when it has what it needs, else what is missing
   (e.g. ``"SLACK_BOT_TOKEN is not set"``); a send on an unconfigured channel is
   recorded as ``skipped: <what is missing>``, never dropped silently;
-- ``send(message, team)`` delivers and returns a :class:`Delivery`, or raises
-  :class:`responder.errors.NotifyError` once retries are exhausted.
+- ``target(team, config)`` names where that team is reached on this channel (a Slack
+  channel, the email addresses, the team for PagerDuty), or ``None`` when the team has
+  no address there;
+- ``send(message, team, config, ref)`` delivers and returns a :class:`Delivery`, or
+  raises :class:`responder.errors.NotifyError` once retries are exhausted. ``ref`` is
+  what the first delivery of this incident to this target returned (Slack
+  ``channel:ts``, the first email's Message-ID, the PagerDuty dedup key), so updates
+  edit, thread or reply onto it. ``None`` means nothing was delivered there yet.
 
-HTTP results (``check_http_status``): 2xx done; 429 and 5xx are retried with
-backoff; anything else fails at once with the response body in the message.
+Results, the same for every channel: 2xx is done; 429 and 5xx (SMTP: 4xx and dropped
+connections) are retried with backoff; anything else fails at once with the server's
+answer in the message. No secret (token, routing key, password) is ever part of an
+error, a log line or a returned text: channels pass their secrets through
+:func:`redact` before anything leaves them.
 """
 
 from __future__ import annotations
 
+import os
+import ssl
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from responder.config.models import Team
+from responder.errors import NotifyError
 
 Kind = Literal["open", "escalate", "ack", "resolve", "note", "step"]
+
+UPDATE_KINDS: tuple[Kind, ...] = ("ack", "resolve")
+"""Kinds that change something already delivered; with nothing delivered there is nothing to update."""
+
+BODY_LIMIT = 500
+"""How much of a server's answer goes into an error message."""
+
+REDACTED = "***"
+"""What a secret is replaced with (the same mask as :mod:`responder.redact`)."""
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A playbook step waiting for someone to click Approve."""
+
+    run_id: str
+    step_index: int
+
+    @property
+    def value(self) -> str:
+        """The Approve button's value: ``<run_id>:<step_index>``."""
+        return f"{self.run_id}:{self.step_index}"
 
 
 @dataclass(frozen=True)
 class Message:
-    """What to tell people about one incident."""
+    """What to tell people about one incident.
+
+    ``links`` may hold ``"alert"`` (the alert's generatorURL) and ``"incident"`` (the
+    incident's page); :func:`responder.notify.dispatch.notify` fills ``"incident"`` from
+    ``public_url`` when it is missing.
+    """
 
     kind: Kind
-    incident: dict[str, Any]
-    """The incident record (id, key, rule, severity, status, title, summary, labels...)."""
+    incident: Mapping[str, Any]
+    """The incident record (``id``, ``rule``, ``severity``, ``status``, ``title``, ``summary``,
+    ``labels``, ``annotations``...); only ``id`` is required."""
     text: str
+    """What happened, in one line: shown in thread replies, email bodies and PagerDuty summaries."""
     level: int = 1
     by: str | None = None
-    links: dict[str, str] = field(default_factory=dict)
+    """Who acknowledged or resolved, for ``ack`` and ``resolve``."""
+    links: Mapping[str, str] = field(default_factory=dict)
+    approval: Approval | None = None
+    """Set on a ``step`` message for a step that ``requires_approval``."""
+
+    @property
+    def incident_id(self) -> str:
+        return str(self.incident["id"])
+
+    @property
+    def severity(self) -> str:
+        return str(self.incident.get("severity") or "critical")
+
+    @property
+    def status(self) -> str:
+        if self.kind == "resolve":
+            return "resolved"
+        if self.kind == "ack":
+            return "acknowledged"
+        return str(self.incident.get("status") or "triggered")
+
+    @property
+    def rule(self) -> str:
+        return str(self.incident.get("rule") or "")
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return _str_dict(self.incident.get("labels"))
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return _str_dict(self.incident.get("annotations"))
+
+    @property
+    def title(self) -> str:
+        return str(
+            self.incident.get("title") or self.labels.get("alertname") or self.rule or self.incident_id
+        )
+
+    @property
+    def summary(self) -> str:
+        annotations = self.annotations
+        return str(
+            self.incident.get("summary")
+            or annotations.get("summary")
+            or annotations.get("description")
+            or self.title
+        )
+
+    @property
+    def alert_url(self) -> str | None:
+        url = (
+            self.links.get("alert") or self.incident.get("generatorURL") or self.incident.get("generator_url")
+        )
+        return str(url) if url else None
+
+    @property
+    def incident_url(self) -> str | None:
+        url = self.links.get("incident")
+        return str(url) if url else None
+
+    @property
+    def acknowledged_by(self) -> str | None:
+        if self.kind == "ack" and self.by:
+            return self.by
+        value = self.incident.get("acknowledged_by")
+        return str(value) if value else None
+
+    @property
+    def resolved_by(self) -> str | None:
+        if self.kind == "resolve" and self.by:
+            return self.by
+        value = self.incident.get("resolved_by")
+        return str(value) if value else None
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """A delivery that happened; ``ref`` lets later updates thread onto it (Slack ts, Message-ID...)."""
+    """What a send did. ``ref`` lets later updates thread onto it (Slack ``channel:ts``, Message-ID...).
+
+    ``status`` is ``"skipped"`` when the channel deliberately did nothing (``detail`` says
+    why, e.g. PagerDuty has no notes); it is never used to hide a failure.
+    """
 
     channel: str
     target: str
     ref: str | None = None
+    status: Literal["sent", "skipped"] = "sent"
+    detail: str = ""
 
 
 class Channel(Protocol):
@@ -49,9 +170,89 @@ class Channel(Protocol):
 
     def configured(self) -> str | None: ...
 
-    def send(self, message: Message, team: Team) -> Delivery: ...
+    def secrets(self) -> list[str]:
+        """The credentials this channel holds, so callers can redact them too."""
+        ...
+
+    def target(self, team: str, config: Team) -> str | None: ...
+
+    def send(self, message: Message, team: str, config: Team, ref: str | None) -> Delivery: ...
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How often and how patiently a channel retries a transient failure.
+
+    ``attempts`` counts every try, the first included; waits double from ``backoff``
+    up to ``max_wait`` seconds.
+    """
+
+    attempts: int = 4
+    backoff: float = 0.5
+    max_wait: float = 30.0
+
+    @property
+    def retries(self) -> int:
+        return max(self.attempts - 1, 0)
+
+    def waits(self) -> Iterator[float]:
+        """The wait before each retry."""
+        for n in range(self.retries):
+            yield min(self.backoff * (2**n), self.max_wait)
 
 
 def is_retryable_status(status: int) -> bool:
     """429 and 5xx may succeed later; every other non-2xx is final."""
     return status == 429 or status >= 500
+
+
+def check_http_result(where: str, status: int, body: str, secrets: Iterable[str] = ()) -> None:
+    """The shared rule, applied after a client's own retries: 2xx is done, anything else fails.
+
+    Raises :class:`NotifyError` naming the status and carrying the (redacted, truncated) body.
+    """
+    if not 200 <= status < 300:
+        raise http_failure(where, status, body, secrets)
+
+
+def http_failure(where: str, status: int, body: str, secrets: Iterable[str] = ()) -> NotifyError:
+    """The error for a final non-2xx answer: status, whether retries were spent, and the body."""
+    hint = " (still failing after retries)" if is_retryable_status(status) else ""
+    return NotifyError(f"{where}: HTTP {status}{hint}: {redact(truncate(body), secrets)}")
+
+
+def truncate(text: str, limit: int = BODY_LIMIT) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret in ``text``; secrets shorter than 4 characters are too short to be real."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def env_value(env: Mapping[str, str], name: str) -> str | None:
+    """An environment variable, with empty or blank counting as unset."""
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def environ(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if env is None else env
+
+
+def ssl_context(env: Mapping[str, str]) -> ssl.SSLContext:
+    """A verifying TLS context that honours ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` from ``env``."""
+    cafile = env_value(env, "SSL_CERT_FILE")
+    capath = env_value(env, "SSL_CERT_DIR")
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
+    return ssl.create_default_context()
+
+
+def _str_dict(value: Any) -> dict[str, str]:
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    return {}
