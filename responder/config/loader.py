@@ -72,6 +72,9 @@ def load_config(directory: Path | str, env: Mapping[str, str] | None = None) -> 
         issues.append(
             ConfigIssue(display(main_path), None, "", "file not found: every config directory needs one")
         )
+    # Names defined in a responder.yaml that did not load are unknown, not undefined:
+    # checking references against the empty stand-in would report every one of them.
+    names_known = main_source is not None and not issues
 
     rules: list[Rule] = []
     rule_sources: list[tuple[Rule, SourceFile, int]] = []
@@ -92,14 +95,19 @@ def load_config(directory: Path | str, env: Mapping[str, str] | None = None) -> 
 
     playbooks: dict[str, Playbook] = {}
     playbook_sources: dict[str, SourceFile] = {}
+    broken: set[str] = set()
+    """Playbooks that exist but did not load; rules naming them are not told they are undefined."""
     for path in sorted((directory / "playbooks").glob("*.y*ml")):
         source, found = load_yaml(path, display(path), env)
         issues += found
         warnings += _unset_warnings(source)
         if found or source.data is None:
+            broken.add(path.stem)  # one playbook per file, named after it by convention
             continue
         playbook = _validate(Playbook, source.data, source, (), issues)
         if playbook is None:
+            name = source.data.get("name") if isinstance(source.data, dict) else None
+            broken.add(name if isinstance(name, str) else path.stem)
             continue
         if playbook.name in playbooks:
             other = playbook_sources[playbook.name].display
@@ -111,7 +119,14 @@ def load_config(directory: Path | str, env: Mapping[str, str] | None = None) -> 
         playbook_sources[playbook.name] = source
 
     config = LoadedConfig(directory, responder, rules, playbooks, warnings)
-    issues += check_references(config, main_source, rule_sources, playbook_sources)
+    issues += check_references(
+        config,
+        main_source,
+        rule_sources,
+        playbook_sources,
+        names_known=names_known,
+        broken_playbooks=broken,
+    )
     if issues:
         raise ConfigError(issues)
     return config
@@ -119,8 +134,8 @@ def load_config(directory: Path | str, env: Mapping[str, str] | None = None) -> 
 
 def _unset_warnings(source: SourceFile) -> list[str]:
     return [
-        f"{source.display}: ${{{name}}} is not set; it expands to an empty string"
-        for name in sorted(source.unset_vars)
+        str(source.issue(loc, f"${{{name}}} is not set; it expands to an empty string"))
+        for name, loc in source.unset_vars
     ]
 
 

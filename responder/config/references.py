@@ -22,11 +22,20 @@ def check_references(
     main: SourceFile | None,
     rules: list[tuple[Rule, SourceFile, int]],
     playbooks: dict[str, SourceFile],
+    *,
+    names_known: bool = True,
+    broken_playbooks: frozenset[str] | set[str] = frozenset(),
 ) -> list[ConfigIssue]:
+    """Every reference that does not resolve, located in the file that makes it.
+
+    ``names_known`` False (responder.yaml did not load) skips references to teams, policies,
+    profiles, flags and namespaces; ``broken_playbooks`` are playbooks whose file has its own
+    errors. Both would otherwise bury the one real error under reports that are not.
+    """
     issues: list[ConfigIssue] = []
     responder = config.responder
 
-    if main is not None:
+    if main is not None and names_known:
         for name, levels in responder.escalation_policies.items():
             for level, teams in enumerate(levels):
                 for i, team in enumerate(teams):
@@ -53,14 +62,14 @@ def check_references(
                 issues.append(source.issue((*base, "matchers", i), str(exc)))
         for field_name in ("playbooks", "on_resolved"):
             for i, name in enumerate(getattr(rule, field_name)):
-                if name not in config.playbooks:
+                if name not in config.playbooks and name not in broken_playbooks:
                     issues.append(
                         source.issue(
                             (*base, field_name, i), f'undefined playbook "{name}" used in rule "{rule.name}"'
                         )
                     )
         policy = rule.escalation.policy
-        if rule.notify and policy not in responder.escalation_policies:
+        if names_known and rule.notify and policy not in responder.escalation_policies:
             issues.append(
                 source.issue(
                     (*base, "escalation", "policy"),
@@ -69,11 +78,13 @@ def check_references(
             )
 
     for name, playbook in config.playbooks.items():
-        issues += _check_playbook(config, playbook, playbooks[name])
+        issues += _check_playbook(config, playbook, playbooks[name], names_known)
     return issues
 
 
-def _check_playbook(config: LoadedConfig, playbook: Playbook, source: SourceFile) -> list[ConfigIssue]:
+def _check_playbook(
+    config: LoadedConfig, playbook: Playbook, source: SourceFile, names_known: bool
+) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     for index, step in enumerate(playbook.steps):
         base: tuple[str | int, ...] = ("steps", index)
@@ -98,13 +109,15 @@ def _check_playbook(config: LoadedConfig, playbook: Playbook, source: SourceFile
                     continue  # a templated value is checked when it is rendered
                 loc = tuple(p for p in err["loc"] if isinstance(p, int | str))
                 if err["type"] == "extra_forbidden":
-                    message = f'unknown parameter "{loc[-1]}" for action {step.action}'
+                    known = ", ".join(f.alias or n for n, f in action.params.model_fields.items())
+                    message = f'unknown parameter "{loc[-1]}" for action {step.action} (known: {known})'
                 elif err["type"] == "missing":
                     message = f'missing parameter "{loc[-1]}" for action {step.action}'
                 else:
                     message = f"{str(err['msg']).removeprefix('Value error, ')} (action {step.action})"
                 issues.append(source.issue((*base, "with", *loc), message))
-        issues += _check_names(config, step.action, step.with_, source, (*base, "with"))
+        if names_known:
+            issues += _check_names(config, step.action, step.with_, source, (*base, "with"))
     return issues
 
 
@@ -114,15 +127,24 @@ def _check_names(
     """Names that must exist in responder.yaml, when written literally."""
     responder = config.responder
     flag = params.get("flag")
-    if action == "flags.set" and isinstance(flag, str) and not templating.is_template(flag):
-        if flag not in responder.flags and flag != "rateLimits":
-            return [
-                source.issue((*base, "flag"), f'undefined flag "{flag}": add it to `flags` in responder.yaml')
-            ]
+    if (
+        action == "flags.set"
+        and isinstance(flag, str)
+        and not templating.is_template(flag)
+        and flag not in responder.flags
+        and flag != "rateLimits"
+    ):
+        return [
+            source.issue((*base, "flag"), f'undefined flag "{flag}": add it to `flags` in responder.yaml')
+        ]
     profile = params.get("profile")
-    if action == "ratelimit.set_profile" and isinstance(profile, str) and not templating.is_template(profile):
-        if profile not in responder.rate_limit_profiles:
-            return [source.issue((*base, "profile"), f'undefined rate-limit profile "{profile}"')]
+    if (
+        action == "ratelimit.set_profile"
+        and isinstance(profile, str)
+        and not templating.is_template(profile)
+        and profile not in responder.rate_limit_profiles
+    ):
+        return [source.issue((*base, "profile"), f'undefined rate-limit profile "{profile}"')]
     namespace = params.get("namespace")
     if (
         action.startswith("kubernetes.")
@@ -133,7 +155,8 @@ def _check_names(
         return [
             source.issue(
                 (*base, "namespace"),
-                f'namespace "{namespace}" is not in kubernetes.allowed_namespaces of responder.yaml',
+                f'namespace "{namespace}" is not in kubernetes.allowed_namespaces of responder.yaml'
+                f" (allowed: {', '.join(responder.kubernetes.allowed_namespaces) or 'none'})",
             )
         ]
     return []

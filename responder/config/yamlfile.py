@@ -26,7 +26,8 @@ class SourceFile:
     display: str
     data: Any = None
     lines: dict[Loc, int] = field(default_factory=dict)
-    unset_vars: set[str] = field(default_factory=set)
+    unset_vars: list[tuple[str, Loc]] = field(default_factory=list)
+    """``${VAR}`` references without a value or default, with the key path that used each."""
 
     def line_of(self, loc: Loc) -> int | None:
         """Line of ``loc``, or of its nearest ancestor that has one."""
@@ -94,6 +95,10 @@ def load_yaml(
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
+        # The parser fails where it gave up (often the line after an unclosed bracket); the
+        # context says where the construct it was reading began, which is where the fix usually goes.
+        if exc.problem and exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+            problem += f" ({exc.context} started at line {exc.context_mark.line + 1})"
         return source, [ConfigIssue(display, line, "", f"YAML syntax error: {problem}")]
     finally:
         loader.dispose()
@@ -116,22 +121,24 @@ def _convert(
             if not isinstance(key, str | int | float | bool) or key is None:
                 issues.append(source.issue(loc, f"mapping key {key!r} must be a string"))
                 continue
-            key_loc = (*loc, str(key)) if not isinstance(key, int) else (*loc, str(key))
-            source.lines[key_loc] = key_node.start_mark.line + 1
+            key_loc = (*loc, str(key))
             if key in result:
                 issues.append(
                     ConfigIssue(
                         source.display,
                         key_node.start_mark.line + 1,
                         format_loc(key_loc),
-                        f'duplicate key "{key}"',
+                        f'duplicate key "{key}" (first defined at line {source.lines[key_loc]})',
                     )
                 )
+            source.lines[key_loc] = key_node.start_mark.line + 1
             result[key] = _convert(loader, value_node, key_loc, source, env, issues)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_convert(loader, item, (*loc, i), source, env, issues) for i, item in enumerate(node.value)]
     value = loader.construct_object(node, deep=True)
     if isinstance(value, str) and "$" in value:
-        return interpolate(value, env, source.unset_vars)
+        unset: set[str] = set()
+        value = interpolate(value, env, unset)
+        source.unset_vars += [(name, loc) for name in sorted(unset)]
     return value

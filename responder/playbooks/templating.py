@@ -108,5 +108,7 @@ def check_condition_syntax(expression: str) -> str | None:
     try:
         environment().compile_expression(expression)
     except TemplateSyntaxError as exc:
-        return f"condition syntax error: {exc.message}"
+        # Jinja2 parses the expression as a template, so it calls the end of it "end of template".
+        problem = (exc.message or "invalid expression").replace("end of template", "end of expression")
+        return f'condition syntax error in "{expression}": {problem}'
     return None
