@@ -1,0 +1,209 @@
+"""``responder check`` on bad config: the exact lines an engineer sees, one bad directory per case.
+
+Each directory under tests/testdata/bad/ is the same minimal valid config (one rule, one
+playbook, two teams) with exactly one thing broken, so each test shows one error on its own
+and proves no other error is reported alongside it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from responder.actions import registry
+from responder.cli import main
+from responder.config.loader import load_config
+
+TESTDATA = Path(__file__).parent.parent / "testdata"
+BAD = TESTDATA / "bad"
+PLAYBOOK = "playbooks/enable_conservative_mode.yaml"
+RULES = "rules/10-rules.yaml"
+KNOWN_ACTIONS = ", ".join(sorted(registry.ACTIONS))
+
+# case directory -> the error lines `responder check` prints, paths relative to that directory.
+CASES: dict[str, list[str]] = {
+    "rule_unknown_key": [f'{RULES}:4: [0].playbook: unknown key "playbook"'],
+    "step_unknown_key": [f'{PLAYBOOK}:5: steps[0].retry: unknown key "retry"'],
+    "responder_unknown_key": ['responder.yaml:15: safty: unknown key "safty"'],
+    "yaml_syntax_error": [
+        f"{RULES}:5: YAML syntax error: expected ',' or ']', but got ':'"
+        " (while parsing a flow sequence started at line 4)"
+    ],
+    "bad_duration": [
+        f'{RULES}:6: [0].escalation.after: invalid duration "5x":'
+        " use a number with a unit, like 500ms, 30s, 5m or 1h30m"
+    ],
+    "bare_number_duration": [f"{RULES}:8: [0].cooldown: duration 15 has no unit: write 15s or 15m"],
+    "invalid_matcher": [
+        f'{RULES}:2: [0].matchers[0]: invalid matcher "alertname ~= \\"APIQuotaExhaustion\\"":'
+        ' expected one of =, !=, =~, !~ after "alertname"'
+    ],
+    "undefined_playbook": [
+        f'{RULES}:4: [0].playbooks[0]: undefined playbook "enable_conservative_mod"'
+        ' used in rule "api_quota_exhaustion"'
+    ],
+    "undefined_team": [
+        "responder.yaml:8: escalation_policies.default[2][2]:"
+        ' undefined team "management" used in escalation policy "default"'
+    ],
+    "undefined_escalation_policy": [
+        f'{RULES}:6: [0].escalation.policy: undefined escalation policy "urgent"'
+        ' used in rule "api_quota_exhaustion"'
+    ],
+    "unknown_action": [
+        f'{PLAYBOOK}:5: steps[1].action: unknown action "flags.sett" (known: {KNOWN_ACTIONS})'
+    ],
+    "unknown_action_parameter": [
+        f'{PLAYBOOK}:4: steps[0].with.reason: unknown parameter "reason"'
+        " for action ratelimit.set_profile (known: profile)"
+    ],
+    "missing_action_parameter": [
+        f'{PLAYBOOK}:4: steps[0].with.profile: missing parameter "profile" for action ratelimit.set_profile'
+    ],
+    "bad_template": [
+        f"{PLAYBOOK}:8: steps[2].with.message: template syntax error: unexpected '}}' (template line 1)"
+    ],
+    "bad_when": [
+        f'{PLAYBOOK}:8: steps[2].when: condition syntax error in "alert.labels.env ==":'
+        " unexpected 'end of expression'"
+    ],
+    "undefined_flag": [
+        f'{PLAYBOOK}:6: steps[1].with.flag: undefined flag "nonCriticalProcesing":'
+        " add it to `flags` in responder.yaml"
+    ],
+    "undefined_rate_limit_profile": [
+        f'{PLAYBOOK}:4: steps[0].with.profile: undefined rate-limit profile "conservativ"'
+    ],
+    "namespace_not_allowed": [
+        f'{PLAYBOOK}:10: steps[3].with.namespace: namespace "kube-system" is not in'
+        " kubernetes.allowed_namespaces of responder.yaml (allowed: embedding)"
+    ],
+    # Files load in name order, so the later file is the duplicate.
+    "duplicate_playbook": [
+        f'{PLAYBOOK}:1: name: playbook "enable_conservative_mode" is already defined'
+        " in playbooks/conservative_mode_copy.yaml"
+    ],
+    "duplicate_rule": [
+        f'rules/20-more-rules.yaml:1: [0].name: rule "api_quota_exhaustion" is already defined in {RULES}'
+    ],
+    "duplicate_yaml_key": [f'{RULES}:6: [0].notify: duplicate key "notify" (first defined at line 4)'],
+    "wrong_type_retries": [
+        f"{PLAYBOOK}:5: steps[0].retries:"
+        " Input should be a valid integer, unable to parse string as an integer (got 'three')"
+    ],
+}
+
+
+def check(directory: Path) -> Result:
+    return CliRunner().invoke(main, ["check", "--config", str(directory)])
+
+
+def test_every_bad_directory_has_a_case() -> None:
+    assert sorted(p.name for p in BAD.iterdir() if p.is_dir()) == sorted(CASES)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_check_prints_the_exact_error_and_exits_1(case: str) -> None:
+    if case == "namespace_not_allowed" and "kubernetes.rollout_restart" not in registry.ACTIONS:
+        pytest.skip("kubernetes actions are not in the action registry yet")
+    directory = BAD / case
+
+    result = check(directory)
+
+    expected = [f"{directory}/{line}" for line in CASES[case]]
+    assert result.stderr.splitlines() == [*expected, f"{len(expected)} error(s) in {directory}"]
+    assert result.stdout == ""
+    assert result.exit_code == 1
+
+
+def test_check_on_valid_config_prints_one_summary_line_and_exits_0() -> None:
+    directory = TESTDATA / "config" / "basic"
+
+    result = check(directory)
+
+    assert result.stdout.splitlines() == [f"ok: 4 rules, 6 playbooks, 2 teams, 4 flags in {directory}"]
+    assert result.exit_code == 0
+
+
+def test_check_reports_every_error_of_a_directory_at_once(tmp_path: Path) -> None:
+    # Two unrelated mistakes: fixing one and re-running to find the next wastes a CI round trip.
+    directory = tmp_path / "config"
+    shutil.copytree(BAD / "undefined_playbook", directory)
+    (directory / PLAYBOOK).write_text(
+        (directory / PLAYBOOK).read_text().replace("flag: nonCriticalProcessing", "flag: nope")
+    )
+
+    result = check(directory)
+
+    assert result.stderr.splitlines() == [
+        f'{directory}/{RULES}:4: [0].playbooks[0]: undefined playbook "enable_conservative_mod"'
+        ' used in rule "api_quota_exhaustion"',
+        f'{directory}/{PLAYBOOK}:6: steps[1].with.flag: undefined flag "nope":'
+        " add it to `flags` in responder.yaml",
+        f"2 error(s) in {directory}",
+    ]
+    assert result.exit_code == 1
+
+
+INTERPOLATED = """\
+teams:
+  dev-team:
+    slack: ${DEV_SLACK:-#dev}
+    email: [dev@example.com]
+    pagerduty: ${PD_ROUTING_KEY_DEV}
+  ops-team: {slack: "#ops", email: [ops@example.com], pagerduty: "${PD_ROUTING_KEY_OPS}"}
+"""
+
+
+@pytest.fixture
+def interpolated_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "config"
+    shutil.copytree(TESTDATA / "config" / "basic", directory)
+    main_file = directory / "responder.yaml"
+    rest = main_file.read_text().split("escalation_policies:", 1)[1]
+    main_file.write_text(INTERPOLATED + "escalation_policies:" + rest)
+    return directory
+
+
+def test_env_vars_and_defaults_are_interpolated(
+    interpolated_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PD_ROUTING_KEY_DEV", "R0UTINGKEYDEV")
+    monkeypatch.setenv("PD_ROUTING_KEY_OPS", "R0UTINGKEYOPS")
+    monkeypatch.delenv("DEV_SLACK", raising=False)
+
+    config = load_config(interpolated_dir)
+
+    assert config.responder.teams["dev-team"].pagerduty == "R0UTINGKEYDEV"
+    assert config.responder.teams["ops-team"].pagerduty == "R0UTINGKEYOPS"
+    assert config.responder.teams["dev-team"].slack == "#dev"
+    assert config.warnings == []
+
+
+def test_env_var_overrides_its_default(interpolated_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEV_SLACK", "C0DEVCHANNEL")
+    monkeypatch.setenv("PD_ROUTING_KEY_DEV", "x")
+    monkeypatch.setenv("PD_ROUTING_KEY_OPS", "y")
+
+    assert load_config(interpolated_dir).responder.teams["dev-team"].slack == "C0DEVCHANNEL"
+
+
+def test_unset_env_var_without_default_is_a_warning_with_file_line_and_key(
+    interpolated_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PD_ROUTING_KEY_DEV", "R0UTINGKEYDEV")
+    monkeypatch.delenv("PD_ROUTING_KEY_OPS", raising=False)
+
+    result = check(interpolated_dir)
+
+    warning = (
+        "warning: responder.yaml:6: teams.ops-team.pagerduty:"
+        " ${PD_ROUTING_KEY_OPS} is not set; it expands to an empty string"
+    )
+    assert warning in result.stderr.splitlines()
+    assert "PD_ROUTING_KEY_DEV" not in result.stderr
+    assert result.stdout.startswith("ok: 4 rules, 6 playbooks, 2 teams, 4 flags")
+    assert result.exit_code == 0
