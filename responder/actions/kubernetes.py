@@ -50,6 +50,9 @@ POD_TEMPLATE_HASH = "pod-template-hash"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+FIELD_MANAGER = "alert-responder"
+"""Sent with every change (as kubectl sends kubectl-rollout, kubectl-set...), so the object's
+managedFields say the responder made it."""
 
 # Annotations `kubectl rollout undo` keeps from the Deployment rather than copying from the
 # ReplicaSet it rolls back to (kubectl's polymorphichelpers/rollback.go annotationsToSkip).
@@ -247,6 +250,7 @@ class _Deployment:
                 self.namespace,
                 body,
                 dry_run=self.dry_run,
+                field_manager=FIELD_MANAGER,
                 _content_type=content_type,
                 _preload_content=False,
                 _request_timeout=self.timeout,
@@ -272,6 +276,7 @@ class _Deployment:
                 self.namespace,
                 body,
                 dry_run=self.dry_run,
+                field_manager=FIELD_MANAGER,
                 _content_type=MERGE_PATCH,
                 _preload_content=False,
                 _request_timeout=self.timeout,

@@ -78,6 +78,7 @@ def sent(fake: FakeKube) -> list[tuple[str, str, dict[str, str], str | None, Any
     return [(r.method, r.path, r.query, r.content_type, r.body) for r in fake.requests]
 
 
+MANAGED = {"fieldManager": "alert-responder"}
 GET_DEPLOYMENT = ("GET", deployment_path(NS, WORKERS), {}, None, None)
 GET_SCALE = ("GET", scale_path(NS, WORKERS), {}, None, None)
 
@@ -114,7 +115,7 @@ def test_rollout_restart_sets_restarted_at_annotation_by_strategic_merge(fake_ku
         (
             "PATCH",
             deployment_path(NS, WORKERS),
-            {},
+            MANAGED,
             STRATEGIC_MERGE,
             {
                 "spec": {
@@ -153,7 +154,7 @@ def test_scale_to_absolute_replicas_merge_patches_the_scale_subresource(fake_kub
     # kubectl scale sends a merge patch; the client's default would be a strategic merge patch.
     assert sent(fake_kube) == [
         GET_SCALE,
-        ("PATCH", scale_path(NS, WORKERS), {}, MERGE, {"spec": {"replicas": 0}}),
+        ("PATCH", scale_path(NS, WORKERS), MANAGED, MERGE, {"spec": {"replicas": 0}}),
     ]
     assert outcome.summary == f"scaled deployment {NS}/{WORKERS} from 3 to 0 replicas"
     assert outcome.details == {"namespace": NS, "deployment": WORKERS, "from": 3, "to": 0, "dry_run": False}
@@ -171,7 +172,7 @@ def test_scale_by_adds_to_current_replicas_guarded_by_resource_version(fake_kube
         (
             "PATCH",
             scale_path(NS, WORKERS),
-            {},
+            MANAGED,
             MERGE,
             {"metadata": {"resourceVersion": version}, "spec": {"replicas": 5}},
         ),
@@ -251,7 +252,7 @@ def test_set_image_strategic_merges_only_the_named_container(fake_kube: FakeKube
         (
             "PATCH",
             deployment_path(NS, APP),
-            {},
+            MANAGED,
             STRATEGIC_MERGE,
             {
                 "spec": {
@@ -346,7 +347,7 @@ def test_rollback_json_patches_the_previous_revisions_template(fake_kube: FakeKu
         (
             "PATCH",
             deployment_path(NS, APP),
-            {},
+            MANAGED,
             JSON_PATCH,
             [
                 {"op": "replace", "path": "/spec/template", "value": template},
@@ -715,7 +716,7 @@ def test_dry_run_sends_changes_with_dry_run_all_and_changes_nothing(
 
     patches = [r for r in fake_kube.requests if r.method == "PATCH"]
     assert len(patches) == 1
-    assert patches[0].query == {"dryRun": "All"}
+    assert patches[0].query == {"dryRun": "All", **MANAGED}
     assert outcome.summary == summary
     assert outcome.details["dry_run"] is True
     assert fake_kube.deployment(NS, APP) == before
@@ -728,7 +729,7 @@ def test_global_dry_run_in_responder_yaml_applies_even_if_the_step_is_not_dry(fa
         "kubernetes.rollout_restart", make_ctx(global_dry_run=True), namespace=NS, deployment=WORKERS
     )
 
-    assert fake_kube.requests[-1].query == {"dryRun": "All"}
+    assert fake_kube.requests[-1].query == {"dryRun": "All", **MANAGED}
     assert outcome.summary.startswith("would restart ")
 
 
