@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
@@ -17,6 +18,9 @@ from responder.webhook.state import state
 
 bp = Blueprint("alertmanager", __name__)
 
+_MAPPINGS = frozenset({"labels", "annotations", "groupLabels", "commonLabels", "commonAnnotations"})
+"""Fields whose keys are the sender's data: error locations must not echo them back."""
+
 
 @bp.post("/webhook/alertmanager")
 def receive() -> tuple[Response, int]:
@@ -26,9 +30,15 @@ def receive() -> tuple[Response, int]:
         return error(401, "missing or wrong token: send Authorization: Bearer $RESPONDER_WEBHOOK_TOKEN")
     body = request.get_data(cache=False)
     try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return error(400, f"the body is not UTF-8 (invalid byte at offset {exc.start}): send JSON in UTF-8")
+    try:
         payload = WebhookPayload.model_validate_json(body)
     except ValidationError as exc:
         detail = exc.errors(include_url=False, include_input=False, include_context=False)
+        for err in detail:
+            err["loc"] = _redacted(err["loc"])
         message = "malformed JSON" if any(e["type"] == "json_invalid" for e in detail) else "invalid payload"
         return error(400, f"{message}: expected an Alertmanager webhook payload, version 4", detail)
     alerts = [a.model_dump() for a in payload.alerts]
@@ -37,3 +47,8 @@ def receive() -> tuple[Response, int]:
     except (RedisConnectionError, RedisTimeoutError):
         return error(503, "Redis is unreachable; nothing was accepted, retry later")
     return jsonify({"accepted": result.accepted, "duplicates": result.duplicates}), 200
+
+
+def _redacted(loc: tuple[Any, ...]) -> list[Any]:
+    """``loc`` with label and annotation names replaced: the answer never repeats what was sent."""
+    return ["<key>" if i and loc[i - 1] in _MAPPINGS else part for i, part in enumerate(loc)]
