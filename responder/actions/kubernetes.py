@@ -185,6 +185,9 @@ def _new_client(kubeconfig: str, context: str) -> Any:
             "service account (deploy/rbac.yaml) or set KUBECONFIG",
             retryable=False,
         ) from exc
+    # urllib3 would retry a timed-out GET three more times, stretching a step past its timeout.
+    # Retry only failures to connect (nothing was sent); the step's own retries handle the rest.
+    configuration.retries = urllib3.util.Retry(total=2, connect=2, read=0, redirect=0, status=0, other=0)
     return k8s.ApiClient(configuration)
 
 

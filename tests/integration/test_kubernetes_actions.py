@@ -470,6 +470,22 @@ def test_wait_rollout_times_out_with_the_last_observed_state(fake_kube: FakeKube
     assert 0.6 <= time.monotonic() - started < 1.5
 
 
+def test_wait_rollout_is_bounded_by_the_step_timeout_even_when_the_api_hangs(fake_kube: FakeKube) -> None:
+    fake_kube.add_deployment(NS, WORKERS)
+    fake_kube.delay(3, method="GET", path=deployment_path(NS, WORKERS), times=10)
+    started = time.monotonic()
+
+    with pytest.raises(ActionError) as err:
+        run("kubernetes.wait_rollout", make_ctx(timeout=0.5), namespace=NS, deployment=WORKERS)
+
+    assert time.monotonic() - started < 1.5
+    assert str(err.value).startswith(
+        f"timed out after 500ms waiting for deployment {NS}/{WORKERS} to roll out; last state: "
+        f"last read failed: could not get deployments {NS}/{WORKERS}: the Kubernetes API did not answer ("
+    )
+    assert len(fake_kube.requests) == 1  # the timed-out read was not retried behind our back
+
+
 def test_wait_rollout_fails_at_once_when_the_progress_deadline_is_exceeded(fake_kube: FakeKube) -> None:
     fake_kube.add_deployment(NS, WORKERS)
     fake_kube.set_status(
