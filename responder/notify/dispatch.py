@@ -1,0 +1,186 @@
+"""Send one message on several channels to several teams, remembering where it went.
+
+For each channel and team, :func:`notify` finds where that team is reached (its Slack
+channel, its email addresses, its PagerDuty service), looks up what the first
+delivery there returned (``keys.deliveries(incident_id)``, field ``channel:target``),
+sends, and stores the ref of a first delivery so later updates edit or thread onto
+it. It returns one timeline-ready record per delivery::
+
+    {"channel": "slack", "target": "#ops", "team": "ops-team", "status": "sent", "detail": ""}
+
+``status`` is ``sent``, ``skipped`` (the channel has no credentials, the team no
+address there, or there is nothing to update) or ``failed`` (``detail`` has the
+server's answer). A failure is a record, never an exception, so one broken channel
+does not keep the others from paging. Two teams sharing a Slack channel or a mailing
+list get one delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from redis import Redis
+
+from responder.config.loader import LoadedConfig
+from responder.errors import NotifyError
+from responder.notify.base import UPDATE_KINDS, Channel, Message, Retry, env_value, environ, redact
+from responder.notify.email import EmailChannel
+from responder.notify.pagerduty import PagerDutyChannel
+from responder.notify.slack import SlackChannel
+from responder.store.keys import INCIDENT_RETENTION, Keys
+
+log = logging.getLogger(__name__)
+
+CHANNELS = ("slack", "email", "pagerduty")
+FIRST_SEND_LOCK = 120
+"""Seconds one worker may hold the right to make the first delivery to a target (retries included)."""
+
+
+def build_channels(env: Mapping[str, str] | None = None, retry: Retry | None = None) -> dict[str, Channel]:
+    """Every channel, configured from the environment (DESIGN §6)."""
+    return {
+        "slack": SlackChannel.from_env(env, retry),
+        "email": EmailChannel.from_env(env, retry),
+        "pagerduty": PagerDutyChannel.from_env(env, retry),
+    }
+
+
+def channels_status(env: Mapping[str, str] | None = None) -> dict[str, str | None]:
+    """Per channel, ``None`` when it can send, else what is missing: for ``/ready`` and ``responder check``.
+
+    Whether Slack button clicks can be verified is a separate question:
+    :func:`responder.notify.slack_interactions.configured`.
+    """
+    return {name: channel.configured() for name, channel in build_channels(env).items()}
+
+
+def notify(
+    redis: Redis,
+    keys: Keys,
+    config: LoadedConfig,
+    message: Message,
+    teams: list[str],
+    channels: list[str],
+    *,
+    registry: Mapping[str, Channel] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Deliver ``message`` on ``channels`` to ``teams``; one record per (channel, target), in order.
+
+    ``registry`` replaces the channels built from ``env`` (tests use it for short retries).
+    Raises only if Redis itself fails (the caller's job is then retried).
+    """
+    registry = build_channels(env) if registry is None else registry
+    message = with_links(message, config)
+    secrets = all_secrets(registry, config, env)
+    refs_key = keys.deliveries(message.incident_id)
+    refs = {_text(k): _text(v) for k, v in redis.hgetall(refs_key).items()}
+    records: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+
+    def record(channel: str, target: str, team: str, status: str, detail: str = "") -> None:
+        entry = {"channel": channel, "target": target, "team": team, "status": status}
+        entry["detail"] = redact(detail, secrets)
+        records.append(entry)
+        redis.incr(keys.counter(f"notifications:{channel}:{status}"))
+        if status == "failed":
+            log.warning("notify %s %s to %s failed: %s", message.kind, channel, target, entry["detail"])
+
+    for name in channels:
+        channel = registry.get(name)
+        if channel is None:
+            record(name, "-", "-", "failed", f"unknown channel {name!r}; known: {', '.join(registry)}")
+            continue
+        missing = channel.configured()
+        for team in teams:
+            team_config = config.responder.teams.get(team)
+            if team_config is None:
+                record(name, "-", team, "failed", f"team {team!r} is not defined in responder.yaml")
+                continue
+            target = channel.target(team, team_config)
+            if target is None:
+                record(name, "-", team, "skipped", f"team {team} has no {name} address")
+                continue
+            if (name, target) in seen:
+                continue
+            seen.add((name, target))
+            if missing:
+                record(name, target, team, "skipped", missing)
+                continue
+            field = f"{name}:{target}"
+            ref = refs.get(field)
+            if message.kind in UPDATE_KINDS and ref is None:
+                record(name, target, team, "skipped", f"nothing was delivered to {target} for this incident")
+                continue
+            try:
+                if ref is None:
+                    delivery = _first_send(redis, refs_key, field, channel, message, team, team_config)
+                else:
+                    delivery = channel.send(message, team, team_config, ref)
+            except NotifyError as exc:
+                record(name, target, team, "failed", str(exc))
+                continue
+            except Exception as exc:
+                record(name, target, team, "failed", f"{type(exc).__name__}: {exc}")
+                continue
+            record(name, target, team, delivery.status, delivery.detail)
+    return records
+
+
+def _first_send(
+    redis: Redis,
+    refs_key: str,
+    field: str,
+    channel: Channel,
+    message: Message,
+    team: str,
+    team_config: Any,
+) -> Any:
+    """Send where nothing was delivered yet, under a lock, so two workers do not post two cards.
+
+    If the lock cannot be had in time the send goes ahead anyway: a duplicate card is
+    better than a page not sent.
+    """
+    lock = redis.lock(f"{refs_key}:lock:{field}", timeout=FIRST_SEND_LOCK, blocking_timeout=FIRST_SEND_LOCK)
+    held = lock.acquire()
+    try:
+        ref = redis.hget(refs_key, field)
+        delivery = channel.send(message, team, team_config, _text(ref) if ref is not None else None)
+        if ref is None and delivery.ref:
+            redis.hsetnx(refs_key, field, delivery.ref)
+            redis.expire(refs_key, INCIDENT_RETENTION)
+        return delivery
+    finally:
+        if held:
+            lock.release()
+
+
+def with_links(message: Message, config: LoadedConfig) -> Message:
+    """Add the incident's link from ``public_url`` when the caller did not give one."""
+    public_url = config.responder.public_url
+    if "incident" in message.links or not public_url:
+        return message
+    links = dict(message.links)
+    links["incident"] = f"{public_url.rstrip('/')}/api/incidents/{message.incident_id}"
+    return replace(message, links=links)
+
+
+def all_secrets(
+    registry: Mapping[str, Channel], config: LoadedConfig, env: Mapping[str, str] | None
+) -> list[str]:
+    """Everything that must never reach a record or a log line."""
+    secrets = [s for channel in registry.values() for s in channel.secrets()]
+    secrets += [team.pagerduty for team in config.responder.teams.values() if team.pagerduty]
+    env = environ(env)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SMTP_PASSWORD"):
+        value = env_value(env, name)
+        if value:
+            secrets.append(value)
+    return secrets
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
