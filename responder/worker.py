@@ -15,6 +15,8 @@ import os
 from redis import Redis
 from rq import Queue, Worker
 from rq.job import Job
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, SCHEDULER_LOCKING_KEY_TEMPLATE
+from rq.utils import now, utcparse
 
 from responder.store.keys import Keys
 
@@ -25,10 +27,42 @@ HEARTBEAT = 5
 ABANDON_AFTER = 15
 """A job whose worker has not heartbeaten for this long is abandoned and retried."""
 MAINTENANCE = 10
-"""Seconds between registry clean-ups (RQ's default is 600)."""
+"""Seconds between registry clean-ups and scheduler take-over attempts (RQ's default is 600)."""
+WORKER_TTL = 20
+"""An idle worker wakes every WORKER_TTL - 15 seconds (RQ blocks in BLPOP for that long), so
+maintenance can run on time; RQ's default of 420 s would leave a dead worker's job for minutes."""
+
+
+STALE_SCHEDULER = 10
+"""A scheduler whose heartbeat (every second) is older than this is dead; its lock is released
+so a live worker's scheduler takes over. RQ itself would wait for the lock's 61 s TTL."""
+
+_RELEASE_IF_HELD_BY = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 class ResponderWorker(Worker):
+    def run_maintenance_tasks(self) -> None:
+        self.release_dead_scheduler_locks()
+        super().run_maintenance_tasks()
+
+    def release_dead_scheduler_locks(self) -> None:
+        for queue in self.queues:
+            lock_key = SCHEDULER_LOCKING_KEY_TEMPLATE % queue.name
+            holder = self.connection.get(lock_key)
+            if holder is None:
+                continue
+            name = holder.decode()
+            if self.scheduler is not None and name == self.scheduler.name:
+                continue
+            beat = self.connection.hget(SCHEDULER_KEY_TEMPLATE % name, "last_heartbeat")
+            age = (now() - utcparse(beat.decode())).total_seconds() if beat else None
+            if age is None or age > STALE_SCHEDULER:
+                if self.connection.eval(_RELEASE_IF_HELD_BY, 1, lock_key, name):
+                    log.warning("scheduler %s stopped heartbeating; released its lock for %s", name, queue.name)
+
     def get_heartbeat_ttl(self, job: Job) -> int:
         if job.timeout and job.timeout > 0:
             remaining = job.timeout - self.current_job_working_time
@@ -43,6 +77,7 @@ def build_worker(redis: Redis, keys: Keys, *, name: str | None = None) -> Respon
         connection=redis,
         name=name,
         job_monitoring_interval=HEARTBEAT,
+        worker_ttl=WORKER_TTL,
         maintenance_interval=int(os.environ.get("RESPONDER_MAINTENANCE_INTERVAL", MAINTENANCE)),
     )
 

@@ -1,0 +1,186 @@
+"""Failures: steps that keep failing, workers killed mid-step, Redis going away."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from redis import Redis
+from werkzeug import Request, Response
+
+from responder import runtime as runtime_mod
+from responder.runtime import Runtime
+from responder.store import flags
+from responder.store import incidents as store
+from responder.store.keys import Keys
+from responder.up import start_redis
+from responder.webhook.app import create_app
+from tests.helpers import alert, body, drain
+
+
+def events(runtime: Runtime, kind: str | None = None) -> list[dict[str, Any]]:
+    [incident] = store.listing(runtime.redis, runtime.keys)
+    timeline = store.timeline(runtime.redis, runtime.keys, incident["id"])
+    return [e for e in timeline if kind is None or e["kind"] == kind]
+
+
+def test_step_that_keeps_failing_is_retried_then_recorded_and_stops_run(
+    runtime: Runtime, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/fail", method="POST").respond_with_data("upstream is down", status=500)
+    client = create_app(runtime).test_client()
+
+    client.post("/webhook/alertmanager", data=body(alert("Flaky", port=str(httpserver.port))))
+    drain(runtime, timeout=60)
+
+    assert len(httpserver.log) == 3  # the first attempt and two retries
+    retries = events(runtime, "step.retry")
+    assert [e["message"].split(" failed")[0] for e in retries] == [
+        "always_fails step 1/2 (http.request) attempt 1",
+        "always_fails step 1/2 (http.request) attempt 2",
+    ]
+    [failed] = events(runtime, "step.failed")
+    assert "after 3 attempts" in failed["message"]
+    assert "answered 500: upstream is down" in failed["message"]
+    # The run stopped: step 2 never ran.
+    assert flags.get(runtime.redis, runtime.keys, "retryAttempts") == 3
+    assert events(runtime, "playbook.completed") == []
+
+
+class SlowOnce:
+    """A handler that hangs on its first request (until released) and answers at once afterwards."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.first_arrived = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, request: Request) -> Response:
+        self.calls += 1
+        if self.calls == 1:
+            self.first_arrived.set()
+            self.release.wait(120)
+        return Response("ok", status=200)
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _kill_machine(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker and everything it forked (RQ's job horse runs in its own session)."""
+    for pid in [process.pid, *_descendants(process.pid)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait(10)
+
+
+def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "responder", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(os.environ.get("WORKER_LOG", os.devnull), "ab"),  # noqa: SIM115
+    )
+
+
+def test_killed_worker_resumes_run_at_the_step_it_was_on(
+    runtime: Runtime, httpserver: HTTPServer, config_dir: Path
+) -> None:
+    slow = SlowOnce()
+    httpserver.expect_request("/slow", method="POST").respond_with_handler(slow)
+    client = create_app(runtime).test_client()
+    env = dict(os.environ, RESPONDER_MAINTENANCE_INTERVAL="2")
+
+    client.post("/webhook/alertmanager", data=body(alert("Slow", port=str(httpserver.port))))
+    first = _worker(env)
+    try:
+        assert slow.first_arrived.wait(60), "step 2 never started"
+        _kill_machine(first)  # the machine dies mid-step
+        slow.release.set()
+        second = _worker(env)
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and not events(runtime, "playbook.completed"):
+                time.sleep(0.2)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(20)
+    finally:
+        slow.release.set()
+        if first.poll() is None:
+            _kill_machine(first)
+
+    assert events(runtime, "playbook.completed"), "the run did not finish after the worker died"
+    done = [(e["details"]["step"], e["kind"]) for e in events(runtime) if e["kind"] == "step.ok"]
+    assert done == [(0, "step.ok"), (1, "step.ok"), (2, "step.ok")]  # step 1 ran once, step 2 resumed
+    assert slow.calls == 2
+    assert flags.get(runtime.redis, runtime.keys, "queueBasedProcessing")["enabled"] is False
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    process, url = start_redis(tmp_path / "redis", port=None)
+    yield process, url, tmp_path / "redis"
+    if process.poll() is None:
+        process.terminate()
+        process.wait(10)
+
+
+def test_webhook_answers_503_when_redis_is_down_and_writes_nothing(
+    private_redis: tuple[subprocess.Popen[bytes], str, Path], config_dir: Path
+) -> None:
+    process, url, data_dir = private_redis
+    redis = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+    keys = Keys("faults")
+    runtime = runtime_mod.build(config_dir, redis=redis, keys=keys)
+    client = create_app(runtime).test_client()
+
+    process.terminate()
+    process.wait(10)
+    response = client.post("/webhook/alertmanager", data=body(alert("APIQuotaExhaustion")))
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "Redis is unreachable; nothing was accepted, retry later"
+    assert client.get("/ready").status_code == 503
+
+    # Redis comes back with its append-only file: nothing of the refused request is there.
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    restarted, _ = start_redis(data_dir, port=port)
+    try:
+        assert list(redis.scan_iter(f"{keys.prefix}:dedupe:*")) == []
+        assert list(redis.scan_iter(f"{keys.prefix}:batch:*")) == []
+        assert redis.llen(f"rq:queue:{keys.queue_name}") == 0
+        # Alertmanager's retry is then accepted in full.
+        retry = client.post("/webhook/alertmanager", data=body(alert("APIQuotaExhaustion")))
+        assert retry.status_code == 200
+        assert json.loads(retry.get_data()) == {"accepted": 1, "duplicates": 0}
+        assert client.get("/ready").status_code == 200
+    finally:
+        restarted.terminate()
+        restarted.wait(10)
