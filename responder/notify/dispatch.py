@@ -25,8 +25,9 @@ from typing import Any
 from redis import Redis
 
 from responder.config.loader import LoadedConfig
+from responder.config.models import Team
 from responder.errors import NotifyError
-from responder.notify.base import UPDATE_KINDS, Channel, Message, Retry, env_value, environ, redact
+from responder.notify.base import UPDATE_KINDS, Channel, Delivery, Message, Retry, env_value, environ, redact
 from responder.notify.email import EmailChannel
 from responder.notify.pagerduty import PagerDutyChannel
 from responder.notify.slack import SlackChannel
@@ -137,8 +138,8 @@ def _first_send(
     channel: Channel,
     message: Message,
     team: str,
-    team_config: Any,
-) -> Any:
+    team_config: Team,
+) -> Delivery:
     """Send where nothing was delivered yet, under a lock, so two workers do not post two cards.
 
     If the lock cannot be had in time the send goes ahead anyway: a duplicate card is
