@@ -36,9 +36,10 @@ def receive() -> tuple[Response, int]:
     try:
         payload = WebhookPayload.model_validate_json(body)
     except ValidationError as exc:
-        detail = exc.errors(include_url=False, include_input=False, include_context=False)
-        for err in detail:
-            err["loc"] = _redacted(err["loc"])
+        detail = [
+            {**err, "loc": _redacted(err["loc"])}
+            for err in exc.errors(include_url=False, include_input=False, include_context=False)
+        ]
         message = "malformed JSON" if any(e["type"] == "json_invalid" for e in detail) else "invalid payload"
         return error(400, f"{message}: expected an Alertmanager webhook payload, version 4", detail)
     alerts = [a.model_dump() for a in payload.alerts]
