@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -44,7 +45,9 @@ def incident_key(rule: Rule, labels: Mapping[str, str], group_key: str) -> str:
     if rule.group_by is None:
         material = "groupKey\x00" + group_key
     else:
-        material = "\x00".join(f"{name}={labels.get(name, '')}" for name in rule.group_by)
+        # JSON, not a joined string: label values may hold any character, and a value holding
+        # the separator would otherwise make two different groups share one incident.
+        material = json.dumps([[name, labels.get(name, "")] for name in rule.group_by])
     return f"{rule.name}:{hashlib.sha256(material.encode()).hexdigest()[:16]}"
 
 
