@@ -107,8 +107,6 @@ def test_every_bad_directory_has_a_case() -> None:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_check_prints_the_exact_error_and_exits_1(case: str) -> None:
-    if case == "namespace_not_allowed" and "kubernetes.rollout_restart" not in registry.ACTIONS:
-        pytest.skip("kubernetes actions are not in the action registry yet")
     directory = BAD / case
 
     result = check(directory)
