@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from responder.store.codec import text
+
 if TYPE_CHECKING:
     from redis import Redis
     from redis.client import Pipeline
@@ -28,10 +30,10 @@ def acquire_playbook_lock(redis: Redis, keys: Keys, playbook: Playbook, run_id: 
     if redis.set(key, run_id, nx=True, ex=lock_ttl(playbook)):
         return None
     holder = redis.get(key)
-    if holder is None or holder.decode() == run_id:
+    if holder is None or text(holder) == run_id:
         redis.set(key, run_id, ex=lock_ttl(playbook))
         return None
-    return holder.decode()
+    return text(holder)
 
 
 def release_playbook_lock(redis: Redis, keys: Keys, playbook: str, run_id: str) -> None:

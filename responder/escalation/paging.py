@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from responder.escalation.schedule import paged_teams, teams_for
@@ -92,7 +93,7 @@ def note(
     config: LoadedConfig,
     incident: dict[str, Any],
     text: str,
-    channels: list[str] | None = None,
+    channels: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Tell everyone paged so far (at least level 1) something about the incident."""
     rule = rule_of(config, incident)

@@ -20,7 +20,7 @@ def teams_for(levels: Sequence[Sequence[str]], number: int) -> tuple[str, ...]:
 
 
 def plan(levels: Sequence[Sequence[str]], after: float, *, repeats: int = 0) -> list[Level]:
-    """Level k is due at (k-1) × ``after``; with repeats, the last level again every ``after``."""
+    """Level k is due at (k-1) * ``after``; with repeats, the last level again every ``after``."""
     count = len(levels) + repeats
     return [Level(k, (k - 1) * after, teams_for(levels, k)) for k in range(1, count + 1)]
 

@@ -17,6 +17,7 @@ from rq import Queue
 from responder.escalation import paging
 from responder.escalation.schedule import plan
 from responder.store import incidents as store
+from responder.store.codec import text
 from responder.store.incidents import Status
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def claim(redis: Redis, keys: Keys, incident_id: str, level: int, token: str | N
                 pipe.watch(esc_key, inc_key)
                 current = pipe.hgetall(esc_key)
                 status = pipe.hget(inc_key, "status")
-                live = current.get(b"token", b"").decode()
+                live = text(current.get(b"token", b""))
                 reached = int(current.get(b"level", b"0"))
                 if status != Status.TRIGGERED.value.encode() or not live or live == VOID:
                     return None

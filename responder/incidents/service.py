@@ -21,6 +21,7 @@ from responder.escalation import timers
 from responder.playbooks import runner
 from responder.rules.routing import CompiledRule, describe_group, incident_key, route
 from responder.store import incidents as store
+from responder.store.codec import text
 from responder.store.incidents import Status
 from responder.store.keys import DEDUPE_TTL
 
@@ -105,7 +106,7 @@ def _fire(
     now = runtime.clock()
     open_id = redis.hget(keys.open_incidents, key)
     if open_id is not None:
-        incident_id = open_id.decode()
+        incident_id = text(open_id)
         previous = redis.hget(keys.incident_alerts(incident_id), fingerprint)
         if previous is not None:
             old = json.loads(previous)
@@ -236,13 +237,13 @@ def _resolve_alert(runtime: Runtime, key: str, alert: dict[str, Any]) -> None:
     redis, keys = runtime.redis, runtime.keys
     fingerprint, starts_at = alert.get("fingerprint", ""), alert.get("startsAt", "")
     open_id = redis.hget(keys.open_incidents, key)
-    previous = None if open_id is None else redis.hget(keys.incident_alerts(open_id.decode()), fingerprint)
+    previous = None if open_id is None else redis.hget(keys.incident_alerts(text(open_id)), fingerprint)
     if previous is None or json.loads(previous).get("startsAt") != starts_at:
         # Resolved before we saw it fire (reordered delivery): remember, so a late firing is ignored.
         redis.set(keys.resolved_early(fingerprint, starts_at), 1, ex=DEDUPE_TTL)
         return
     assert open_id is not None
-    incident_id = open_id.decode()
+    incident_id = text(open_id)
     if json.loads(previous).get("status") == "resolved":
         return
     now = runtime.clock()
@@ -341,7 +342,7 @@ def _transition(
                 raw = pipe.hgetall(inc_key)
                 if not raw:
                     raise IncidentNotFound(f'no incident "{incident_id}"')
-                status = raw[b"status"].decode()
+                status = text(raw[b"status"])
                 if status not in {s.value for s in allowed}:
                     return False
                 now = runtime.clock()
@@ -358,7 +359,7 @@ def _transition(
                 )
                 timers.void(pipe, keys, incident_id)
                 if target == Status.RESOLVED:
-                    key = raw[b"key"].decode()
+                    key = text(raw[b"key"])
                     # Only this incident's entry: a newer incident with the same key stays open.
                     pipe.eval(
                         "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "

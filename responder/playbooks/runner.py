@@ -26,6 +26,7 @@ from responder.errors import ActionError, IncidentNotFound, TemplateError
 from responder.playbooks import templating
 from responder.redact import redact
 from responder.store import incidents as store
+from responder.store.codec import text
 
 if TYPE_CHECKING:
     from redis.client import Pipeline
@@ -106,7 +107,7 @@ def start_run(
 
 def load_run(runtime: Runtime, run_id: str) -> dict[str, Any]:
     raw = runtime.redis.hgetall(runtime.keys.run(run_id))
-    return {k.decode(): v.decode() for k, v in raw.items()}
+    return {text(k): text(v) for k, v in raw.items()}
 
 
 def execute_step(runtime: Runtime, run_id: str, index: int) -> str:

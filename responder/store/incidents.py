@@ -12,6 +12,7 @@ from redis import Redis
 from redis.client import Pipeline
 
 from responder.errors import IncidentNotFound
+from responder.store.codec import text
 from responder.store.keys import INCIDENT_RETENTION, Keys
 
 TIMELINE_LIMIT = 2000
@@ -51,7 +52,7 @@ def get(redis: Redis, keys: Keys, incident_id: str) -> dict[str, Any]:
 
 def create(pipe: Pipeline, keys: Keys, record: dict[str, Any]) -> None:
     """Queue the writes that create an incident (the caller executes the transaction)."""
-    stored = {
+    stored: dict[Any, Any] = {
         k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in record.items() if v is not None
     }
     pipe.hset(keys.incident(record["id"]), mapping=stored)
@@ -69,7 +70,11 @@ def add_event(
     **details: Any,
 ) -> None:
     """Append to the timeline. ``details`` must already be free of secrets."""
-    entry = {"at": iso(at if at is not None else time.time()), "kind": kind, "message": message}
+    entry: dict[str, Any] = {
+        "at": iso(at if at is not None else time.time()),
+        "kind": kind,
+        "message": message,
+    }
     if details:
         entry["details"] = details
     key = keys.timeline(incident_id)
@@ -91,12 +96,12 @@ def listing(redis: Redis, keys: Keys, status: str | None = None, limit: int = 10
     start = 0
     page = max(limit, 50)
     while len(out) < limit:
-        ids = redis.zrevrange(keys.incidents, start, start + page - 1)
+        ids = [text(i) for i in redis.zrevrange(keys.incidents, start, start + page - 1)]
         if not ids:
             break
         with redis.pipeline(transaction=False) as pipe:
             for incident_id in ids:
-                pipe.hgetall(keys.incident(incident_id.decode()))
+                pipe.hgetall(keys.incident(incident_id))
             records = pipe.execute()
         for raw in records:
             if raw:
@@ -110,7 +115,7 @@ def listing(redis: Redis, keys: Keys, status: str | None = None, limit: int = 10
 def sweep(redis: Redis, keys: Keys, now: float | None = None) -> int:
     """Delete resolved incidents older than the retention; returns how many went."""
     cutoff = (now or time.time()) - INCIDENT_RETENTION
-    old = [i.decode() for i in redis.zrangebyscore(keys.incidents, 0, cutoff)]
+    old = [text(i) for i in redis.zrangebyscore(keys.incidents, 0, cutoff)]
     removed = 0
     for incident_id in old:
         if redis.hget(keys.incident(incident_id), "status") in (b"resolved", None):

@@ -52,9 +52,20 @@ def responder_up(config_dir: Path, tmp_path: Path) -> Iterator[Responder]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "RESPONDER_KEY_PREFIX")}
     env.update(RESPONDER_WEBHOOK_TOKEN=WEBHOOK_TOKEN, RESPONDER_API_TOKEN=API_TOKEN)
     process = subprocess.Popen(
-        [sys.executable, "-m", "responder", "up", "--config", str(config_dir), "--bind", f"127.0.0.1:{port}",
-         "--data-dir", str(tmp_path / "data")],
-        env=env, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "responder",
+            "up",
+            "--config",
+            str(config_dir),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        env=env,
+        cwd=tmp_path,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -80,7 +91,10 @@ class Alertmanager:
 @pytest.fixture
 def alertmanager(responder_up: Responder, tmp_path: Path) -> Iterator[Alertmanager]:
     if ALERTMANAGER is None:
-        pytest.fail("prometheus-alertmanager is not installed: .ci/run installs it (apt-get install prometheus-alertmanager)")
+        pytest.fail(
+            "prometheus-alertmanager is not installed: "
+            ".ci/run installs it (apt-get install prometheus-alertmanager)"
+        )
     token_file = tmp_path / "webhook-token"
     token_file.write_text(WEBHOOK_TOKEN)
     config = tmp_path / "alertmanager.yml"
@@ -102,9 +116,16 @@ receivers:
 """)
     port = free_port()
     process = subprocess.Popen(
-        [ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp_path / 'am-data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            ALERTMANAGER,
+            f"--config.file={config}",
+            f"--storage.path={tmp_path / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -46,8 +46,10 @@ def test_alert_through_alertmanager_changes_flags_and_resolution_runs_on_resolve
     def conservative() -> bool:
         """the rule's playbooks switched the flags"""
         current = responder_up.api("/api/flags").json()
-        return bool(current["rateLimits"].get("profile") == "conservative"
-                    and current["nonCriticalProcessing"] == {"enabled": False})
+        return bool(
+            current["rateLimits"].get("profile") == "conservative"
+            and current["nonCriticalProcessing"] == {"enabled": False}
+        )
 
     eventually(conservative)
     [incident] = responder_up.api("/api/incidents").json()["incidents"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -94,10 +95,8 @@ def _descendants(pid: int) -> list[int]:
 def _kill_machine(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the worker and everything it forked (RQ's job horse runs in its own session)."""
     for pid in [process.pid, *_descendants(process.pid)]:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     process.wait(10)
 
 
@@ -106,7 +105,7 @@ def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "responder", "worker"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=open(os.environ.get("WORKER_LOG", os.devnull), "ab"),  # noqa: SIM115
+        stderr=open(os.environ.get("WORKER_LOG", os.devnull), "ab"),
     )
 
 

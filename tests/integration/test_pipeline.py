@@ -72,8 +72,10 @@ def test_mixed_payload_is_handled_per_alert(client: FlaskClient, runtime: Runtim
     assert flags.get(runtime.redis, runtime.keys, "nonCriticalProcessing") == {"enabled": False}
 
     # One payload: the quota alert resolved, and a new, unrelated alert firing.
-    mixed = body(alert("APIQuotaExhaustion", status="resolved", fingerprint="aaa1"),
-                 alert("Templated", fingerprint="bbb2", note="hello"))
+    mixed = body(
+        alert("APIQuotaExhaustion", status="resolved", fingerprint="aaa1"),
+        alert("Templated", fingerprint="bbb2", note="hello"),
+    )
     assert post(client, mixed).get_json() == {"accepted": 2, "duplicates": 0}
     drain(runtime)
 
