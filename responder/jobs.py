@@ -44,6 +44,38 @@ def approve_step(run_id: str, index: int, by: str) -> bool:
     return runner.approve(runtime.current(), run_id, index, by)
 
 
+SLACK_SILENCE = 3600.0
+"""Seconds the Slack "Silence 1h" button silences for."""
+
+
+def slack_action(action_id: str, value: str, user: str) -> str:
+    """A verified Slack button click (``POST /slack/interactions``), done off the request.
+
+    A second click changes nothing more: ack and resolve only move forward, a silence is
+    claimed once per incident, and an approval only approves a step still waiting.
+    """
+    from responder.actions import alertmanager
+    from responder.incidents import service
+    from responder.notify.slack_interactions import SlackAction
+    from responder.playbooks import runner
+
+    rt = runtime.current()
+    click = SlackAction(action_id=action_id, value=value, user_id=user, user_name=user)
+    if action_id == "ack":
+        return "acknowledged" if service.acknowledge(rt, value, by=user) else "unchanged"
+    if action_id == "resolve":
+        return "resolved" if service.resolve(rt, value, by=user, reason="resolved in Slack") else "unchanged"
+    if action_id == "silence_1h":
+        ids = alertmanager.silence_incident(rt.redis, rt.keys, value, SLACK_SILENCE, user)
+        return f"silenced {', '.join(ids)}" if ids else "unchanged"
+    if action_id == "approve" and click.approval is not None:
+        run_id, index = click.approval
+        # Two workers taking two clicks at once must not both see the step still waiting.
+        with rt.redis.lock(f"{rt.keys.run(run_id)}:approving", timeout=30, blocking_timeout=30):
+            return "approved" if runner.approve(rt, run_id, index, user) else "unchanged"
+    return f"ignored unknown action {action_id}"
+
+
 def retention_sweep() -> int:
     from responder.store import incidents
 

@@ -7,7 +7,7 @@ import os
 from flask import Flask
 
 from responder.runtime import Runtime
-from responder.webhook import alertmanager, api, errors, health, metrics
+from responder.webhook import alertmanager, api, errors, health, metrics, slack
 from responder.webhook.state import WebState
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
@@ -29,12 +29,6 @@ def create_app(
     app.extensions["responder"] = WebState(runtime, webhook_token, api_token)
     errors.register(app)
     metrics.install(app, runtime)
-    for blueprint in (alertmanager.bp, api.bp, health.bp):
+    for blueprint in (alertmanager.bp, api.bp, health.bp, slack.bp):
         app.register_blueprint(blueprint)
-    try:
-        from responder.webhook import slack
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        app.register_blueprint(slack.bp)
     return app

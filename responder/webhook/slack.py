@@ -1,0 +1,49 @@
+"""``POST /slack/interactions``: verify Slack's signature, queue the click, answer at once.
+
+Slack wants an answer within 3 s, so the view only verifies and enqueues
+:func:`responder.jobs.slack_action`; acknowledging, resolving, silencing and approving
+happen in a worker. Nothing unsigned is ever accepted: without ``SLACK_SIGNING_SECRET``
+the endpoint answers 503.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, Response, jsonify, request
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from responder.notify import slack_interactions
+from responder.notify.slack_interactions import InteractionMalformed, InteractionRejected
+from responder.webhook.errors import error
+from responder.webhook.state import state
+
+bp = Blueprint("slack", __name__)
+
+SLACK_ACTION = "responder.jobs.slack_action"
+
+
+@bp.post("/slack/interactions")
+def interactions() -> tuple[Response, int]:
+    secret = os.environ.get("SLACK_SIGNING_SECRET", "").strip()
+    if not secret:
+        return error(503, "SLACK_SIGNING_SECRET is not set: set it to the Slack app's signing secret")
+    body = request.get_data(cache=False)
+    try:
+        click = slack_interactions.parse_interaction(body, dict(request.headers), secret)
+    except InteractionRejected as exc:
+        return error(401, str(exc))
+    except InteractionMalformed as exc:
+        return error(400, str(exc))
+    runtime = state().runtime
+    try:
+        runtime.queue.enqueue_call(
+            SLACK_ACTION,
+            args=(click.action_id, click.value, click.user_name),
+            result_ttl=600,
+            failure_ttl=86400,
+        )
+    except (RedisConnectionError, RedisTimeoutError):
+        return error(503, "Redis is unreachable; nothing was done, click again later")
+    return jsonify({"queued": click.action_id}), 200
