@@ -1,13 +1,14 @@
 """Escalation through real workers and short real timers, seen from the fake Slack, PagerDuty and SMTP.
 
 Level 1 (dev-team) is told at once, level 2 (+ ops-team) at ``after``, level 3
-(+ management) at ``2 × after``; an ack stops it for good; a failing step escalates at
+(+ management) at ``2 x after``; an ack stops it for good; a failing step escalates at
 once; a resolution from Alertmanager reaches every channel; timers survive a dead
 scheduler and a Redis restart.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -304,7 +305,7 @@ def test_levels_reach_the_right_teams_on_the_right_channels_at_the_right_times(
         paging.pd_events(SECRETS.pd_key_ops),
     ):
         assert AFTER - EARLY <= first_at(arrivals) - opened <= AFTER + LATE
-    # Level 3 at 2 × after: management, which only has email.
+    # Level 3 at 2 x after: management, which only has email.
     assert first_at(paging.emails_to("eng-managers@example.com")) - opened >= 2 * AFTER - EARLY
     assert first_at(paging.emails_to("eng-managers@example.com")) - opened <= 2 * AFTER + LATE
     # One card per channel, edited as levels pass; one PagerDuty incident per service (a
@@ -348,7 +349,7 @@ def test_failing_step_escalates_at_once_with_the_reason(
     paging: Paging, runtime: Runtime, client: FlaskClient, httpserver: HTTPServer
 ) -> None:
     httpserver.expect_request("/fail", method="POST").respond_with_data("upstream is down", status=500)
-    incident_id, opened = open_incident(client, runtime, "PagedFlaky", port=str(httpserver.port))
+    incident_id, _ = open_incident(client, runtime, "PagedFlaky", port=str(httpserver.port))
 
     # `after` is an hour: only the failed step can bring ops-team in now.
     assert work(runtime, 60, until=lambda: bool(paging.pd_events(SECRETS.pd_key_ops)))
@@ -410,10 +411,8 @@ def _descendants(pid: int) -> list[int]:
 def _kill_machine(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the worker and everything it forked (its scheduler and job horse are processes too)."""
     for pid in [process.pid, *_descendants(process.pid)]:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     process.wait(10)
 
 
@@ -453,7 +452,7 @@ def _wait(condition: Callable[[], Any], timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
-        if value is not None and value is not False:
+        if value is not None and value is not False and value != []:
             return value
         time.sleep(0.1)
     raise AssertionError(f"{what} within {timeout}s")
