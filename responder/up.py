@@ -82,6 +82,9 @@ def start_redis(data_dir: Path, port: int | None = None) -> tuple[subprocess.Pop
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Its own session: Ctrl-C in a terminal signals the whole foreground group, and Redis must
+        # outlive the worker's and web's shutdown; run_all stops it last.
+        start_new_session=True,
     )
     url = f"redis://127.0.0.1:{port}/0"
     client = Redis.from_url(url, socket_connect_timeout=0.5)
