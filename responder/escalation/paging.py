@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from responder.config.loader import LoadedConfig
     from responder.config.models import Rule
-    from responder.notify.base import Kind
+    from responder.notify.base import Approval, Kind
     from responder.store.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ def _send(
     *,
     level: int = 1,
     by: str | None = None,
+    approval: Approval | None = None,
 ) -> list[dict[str, Any]]:
     from responder.notify import dispatch
     from responder.notify.base import Message
@@ -48,7 +49,13 @@ def _send(
     if not channels or not teams:
         return []
     message = Message(
-        kind=kind, incident=incident, text=text, level=level, by=by, links=links(config, incident)
+        kind=kind,
+        incident=incident,
+        text=text,
+        level=level,
+        by=by,
+        links=links(config, incident),
+        approval=approval,
     )
     return dispatch.notify(redis, keys, config, message, list(teams), channels)
 
@@ -94,14 +101,20 @@ def note(
     incident: dict[str, Any],
     text: str,
     channels: Sequence[str] | None = None,
+    approval: Approval | None = None,
 ) -> list[dict[str, Any]]:
-    """Tell everyone paged so far (at least level 1) something about the incident."""
+    """Tell everyone paged so far (at least level 1) something about the incident.
+
+    ``approval`` puts an Approve button for that waiting step under the note in Slack.
+    """
     rule = rule_of(config, incident)
     if rule is None:
         return []
     levels = config.responder.escalation_policies.get(rule.escalation.policy) or [[]]
     teams = paged_teams(levels, reached_level(redis, keys, incident["id"]))
-    return _send(redis, keys, config, incident, "note", text, teams, list(channels or rule.notify))
+    return _send(
+        redis, keys, config, incident, "note", text, teams, list(channels or rule.notify), approval=approval
+    )
 
 
 def update(

@@ -375,12 +375,16 @@ def _notify_thread(
     runtime: Runtime, incident: dict[str, Any], message: str, approval: str | None = None
 ) -> None:
     from responder.escalation import paging
+    from responder.notify.base import Approval
 
+    button = None
+    if approval is not None:
+        run_id, index = approval.rsplit(":", 1)
+        button = Approval(run_id, int(index))
     try:
-        paging.note(runtime.redis, runtime.keys, runtime.config, incident, message)
+        paging.note(runtime.redis, runtime.keys, runtime.config, incident, message, approval=button)
     except Exception:
         log.exception("could not post to the incident thread")
-    del approval  # the Approve button is added by the Slack channel for awaiting_approval notes
 
 
 def now() -> float:
