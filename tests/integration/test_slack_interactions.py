@@ -1,0 +1,241 @@
+"""Slack button clicks, signed like Slack signs them, through ``POST /slack/interactions`` and real workers.
+
+The buttons clicked are the ones on the card the fake Slack received, so a click carries
+exactly the value the responder put there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import requests
+from flask.testing import FlaskClient
+
+from responder.runtime import Runtime
+from responder.store import flags
+from responder.store import incidents as store
+from responder.up import free_port
+from tests.fakes.notify_env import SECRETS
+from tests.integration import test_escalation as escalation
+from tests.integration.test_escalation import Paging, events, open_incident, work
+
+# The fakes and the paging config are shared with the escalation tests.
+ca = escalation.ca
+ca_file = escalation.ca_file
+slack_server = escalation.slack_server
+pagerduty_server = escalation.pagerduty_server
+smtp_server = escalation.smtp_server
+paging = escalation.paging
+client = escalation.client
+
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+def sign(body: bytes, secret: str = SECRETS.signing_secret, at: int | None = None) -> dict[str, str]:
+    timestamp = str(int(time.time()) if at is None else at)
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def click_body(action_id: str, value: str, user: str = "alice.oncall") -> bytes:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U0ALICE", "username": user, "name": user},
+        "channel": {"id": "C00000001"},
+        "container": {"type": "message", "message_ts": "1700000001.000001"},
+        "actions": [{"action_id": action_id, "value": value, "type": "button"}],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def button(paging: Paging, action_id: str) -> str:
+    """The value of the first ``action_id`` button on any message in #embedding-dev (cards and threads)."""
+    for message in paging.slack.messages.values():
+        for block in message.blocks:
+            for element in block.get("elements", []) if block.get("type") == "actions" else []:
+                if element.get("action_id") == action_id:
+                    return str(element["value"])
+    raise AssertionError(f"no {action_id} button was posted to Slack")
+
+
+def click(client: FlaskClient, action_id: str, value: str, **kwargs: Any) -> Any:
+    data = click_body(action_id, value)
+    return client.post("/slack/interactions", data=data, headers=sign(data, **kwargs))
+
+
+@pytest.fixture
+def paged(paging: Paging, runtime: Runtime, client: FlaskClient) -> str:
+    """An incident whose level 1 has been paged (its card is in Slack); returns its id."""
+    incident_id, _ = open_incident(client, runtime)
+    assert work(runtime, 10, until=lambda: bool(paging.pd_events(SECRETS.pd_key_dev)))
+    return incident_id
+
+
+def test_signed_ack_click_acknowledges_as_that_user_edits_slack_and_acks_pagerduty(
+    paging: Paging, runtime: Runtime, client: FlaskClient, paged: str
+) -> None:
+    value = button(paging, "ack")
+    assert value == paged
+
+    started = time.monotonic()
+    response = click(client, "ack", value)
+    assert response.status_code == 200
+    assert time.monotonic() - started < 3  # Slack's deadline
+    assert work(runtime, 10, until=lambda: bool(paging.pd_events(SECRETS.pd_key_dev, "acknowledge")))
+
+    incident = store.get(runtime.redis, runtime.keys, paged)
+    assert incident["status"] == "acknowledged"
+    assert incident["acknowledged_by"] == "alice.oncall"
+    [card] = paging.slack.cards("#embedding-dev")
+    assert card.edits >= 1
+    assert "alice.oncall" in json.dumps(card.blocks) + card.text
+    assert paging.pagerduty.alerts[(SECRETS.pd_key_dev, paged)] == "acknowledged"
+
+
+def test_double_click_changes_nothing_more(
+    paging: Paging, runtime: Runtime, client: FlaskClient, paged: str
+) -> None:
+    value = button(paging, "ack")
+    assert click(client, "ack", value).status_code == 200
+    assert click(client, "ack", value).status_code == 200
+    work(runtime, 5)
+
+    assert len(events(runtime, paged, "incident.acknowledged")) == 1
+    assert len(paging.pd_events(SECRETS.pd_key_dev, "acknowledge")) == 1
+    assert len(paging.slack.calls("chat.update")) == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        (lambda data: sign(data, secret="not-the-signing-secret"), "signature does not match"),
+        (lambda data: sign(data, at=int(time.time()) - 6 * 60), "more than 5 minutes"),
+        (lambda data: {"Content-Type": "application/x-www-form-urlencoded"}, "missing X-Slack-Signature"),
+    ],
+    ids=["wrong-secret", "stale", "unsigned"],
+)
+def test_bad_and_stale_signatures_are_refused_and_change_nothing(
+    paging: Paging, runtime: Runtime, client: FlaskClient, paged: str, headers: Any, why: str
+) -> None:
+    data = click_body("ack", paged)
+    response = client.post("/slack/interactions", data=data, headers=headers(data))
+    assert response.status_code == 401
+    assert why in response.get_json()["error"]
+    work(runtime, 1)
+
+    assert store.get(runtime.redis, runtime.keys, paged)["status"] == "triggered"
+    assert paging.pd_events(SECRETS.pd_key_dev, "acknowledge") == []
+    assert paging.slack.calls("chat.update") == []
+
+
+def test_malformed_click_is_a_400_and_missing_secret_a_503(
+    paging: Paging, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = urlencode({"payload": "{not json"}).encode()
+    response = client.post("/slack/interactions", data=data, headers=sign(data))
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "payload is not JSON"
+
+    monkeypatch.delenv("SLACK_SIGNING_SECRET")
+    data = click_body("ack", "abc")
+    response = client.post("/slack/interactions", data=data, headers=sign(data))
+    assert response.status_code == 503
+    assert "SLACK_SIGNING_SECRET is not set" in response.get_json()["error"]
+
+
+def test_resolve_click_resolves_by_that_user(
+    paging: Paging, runtime: Runtime, client: FlaskClient, paged: str
+) -> None:
+    assert click(client, "resolve", button(paging, "resolve")).status_code == 200
+    assert work(runtime, 10, until=lambda: bool(paging.pd_events(SECRETS.pd_key_dev, "resolve")))
+
+    incident = store.get(runtime.redis, runtime.keys, paged)
+    assert (incident["status"], incident["resolved_by"]) == ("resolved", "alice.oncall")
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The real Alertmanager with a do-nothing receiver; ``ALERTMANAGER_URL`` points at it."""
+    if ALERTMANAGER is None:
+        pytest.fail("prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)")
+    config = tmp_path / "alertmanager.yml"
+    config.write_text("route: {receiver: nowhere}\nreceivers: [{name: nowhere}]\n")
+    port = free_port()
+    process = subprocess.Popen(
+        [ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp_path / 'am-data'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(url + "/-/ready", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "Alertmanager did not come up"
+            time.sleep(0.1)
+        monkeypatch.setenv("ALERTMANAGER_URL", url)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+def test_silence_click_creates_one_silence_in_alertmanager_and_records_it(
+    paging: Paging, runtime: Runtime, client: FlaskClient, paged: str, alertmanager: str
+) -> None:
+    value = button(paging, "silence_1h")
+    assert click(client, "silence_1h", value).status_code == 200
+    assert click(client, "silence_1h", value).status_code == 200  # a double click
+    work(runtime, 5, until=lambda: bool(events(runtime, paged, "silence.created")))
+
+    silences = requests.get(alertmanager + "/api/v2/silences", timeout=5).json()
+    [silence] = [s for s in silences if s["status"]["state"] == "active"]
+    assert silence["createdBy"] == "alert-responder"
+    assert "alice.oncall" in silence["comment"]
+    matchers = {m["name"]: (m["value"], m["isEqual"], m["isRegex"]) for m in silence["matchers"]}
+    assert matchers["alertname"] == ("Paged", True, False)
+    assert matchers["severity"] == ("critical", True, False)
+    length = time.mktime(time.strptime(silence["endsAt"][:19], "%Y-%m-%dT%H:%M:%S")) - time.mktime(
+        time.strptime(silence["startsAt"][:19], "%Y-%m-%dT%H:%M:%S")
+    )
+    assert 3590 <= length <= 3610
+    [recorded] = events(runtime, paged, "silence.created")
+    assert silence["id"] in recorded["message"]
+    assert "alice.oncall" in recorded["message"]
+    # Silencing is not acknowledging: escalation goes on.
+    assert store.get(runtime.redis, runtime.keys, paged)["status"] == "triggered"
+
+
+def test_approve_click_runs_the_waiting_step(paging: Paging, runtime: Runtime, client: FlaskClient) -> None:
+    incident_id, _ = open_incident(client, runtime, "NeedsApproval")
+    assert work(runtime, 10, until=lambda: bool(events(runtime, incident_id, "step.awaiting_approval")))
+    work(runtime, 1)
+    assert flags.get(runtime.redis, runtime.keys, "retryAttempts") == 3  # not yet
+
+    value = button(paging, "approve")
+    assert click(client, "approve", value).status_code == 200
+    assert click(client, "approve", value).status_code == 200  # a double click
+    work(runtime, 10, until=lambda: bool(events(runtime, incident_id, "playbook.completed")))
+
+    assert flags.get(runtime.redis, runtime.keys, "retryAttempts") == 7
+    [approved] = events(runtime, incident_id, "step.approved")
+    assert "approved by alice.oncall" in approved["message"]
+    assert len(events(runtime, incident_id, "step.ok")) == 1
