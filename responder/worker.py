@@ -18,6 +18,9 @@ from rq.job import Job
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, SCHEDULER_LOCKING_KEY_TEMPLATE
 from rq.utils import now, utcparse
 
+from responder.actions import kubernetes
+from responder.config.loader import default_directory, load_config
+from responder.errors import ResponderError
 from responder.store.codec import text
 from responder.store.keys import Keys
 
@@ -45,9 +48,21 @@ return 0
 
 
 class ResponderWorker(Worker):
+    responder_keys: Keys = Keys()
     def run_maintenance_tasks(self) -> None:
         self.release_dead_scheduler_locks()
+        self.sweep_retention()
         super().run_maintenance_tasks()
+
+    def sweep_retention(self) -> None:
+        """At most once an hour across all workers: delete resolved incidents past retention."""
+        from responder.store import incidents
+
+        keys = self.responder_keys
+        if self.connection.set(keys.retention_lock, 1, nx=True, ex=3600):
+            removed = incidents.sweep(self.connection, keys)
+            if removed:
+                log.info("retention: removed %d resolved incidents older than 30 days", removed)
 
     def release_dead_scheduler_locks(self) -> None:
         for queue in self.queues:
@@ -73,7 +88,7 @@ class ResponderWorker(Worker):
 
 def build_worker(redis: Redis, keys: Keys, *, name: str | None = None) -> ResponderWorker:
     queue = Queue(keys.queue_name, connection=redis)
-    return ResponderWorker(
+    worker = ResponderWorker(
         [queue],
         connection=redis,
         name=name,
@@ -81,8 +96,21 @@ def build_worker(redis: Redis, keys: Keys, *, name: str | None = None) -> Respon
         worker_ttl=WORKER_TTL,
         maintenance_interval=int(os.environ.get("RESPONDER_MAINTENANCE_INTERVAL", MAINTENANCE)),
     )
+    worker.responder_keys = keys
+    return worker
 
 
 def run(redis: Redis, keys: Keys, *, burst: bool = False, with_scheduler: bool = True) -> bool:
     worker = build_worker(redis, keys)
+    _load_kubernetes_client()
     return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+
+
+def _load_kubernetes_client() -> None:
+    """Load the Kubernetes credentials once, here: RQ forks a job horse per job, and each inherits them."""
+    try:
+        kubernetes.load_client(load_config(default_directory()).responder.kubernetes.context)
+    except ResponderError as exc:  # no credentials: kubernetes.* steps fail with this message if they run
+        log.info("Kubernetes client not loaded: %s", exc)
+    except Exception:  # e.g. a malformed kubeconfig; steps that need it will report it
+        log.warning("Kubernetes client not loaded", exc_info=True)

@@ -72,7 +72,11 @@ def drain(runtime: Runtime, timeout: float = 30.0, settle: float = 0.0) -> None:
             SimpleWorker([queue], connection=runtime.redis).work(burst=True, logging_level="WARNING")
             quiet_since = None
             continue
-        if scheduled.count == 0 and started.count == 0:
+        # Jobs scheduled beyond the deadline (later escalation levels) do not keep us waiting.
+        due_soon = scheduled.get_jobs_to_schedule(
+            datetime.now(UTC).timestamp() + max(deadline - time.monotonic(), 0)
+        )
+        if not due_soon and started.count == 0:
             quiet_since = quiet_since or time.monotonic()
             if time.monotonic() - quiet_since >= settle:
                 return

@@ -99,6 +99,11 @@ class Keys:
         """Bumped by ``/-/reload`` so workers reload the config too."""
         return f"{self.prefix}:config:version"
 
+    @property
+    def retention_lock(self) -> str:
+        """Held for an hour by the worker that last swept old incidents."""
+        return f"{self.prefix}:retention:lock"
+
     def counter(self, name: str) -> str:
         return f"{self.prefix}:counter:{name}"
 
