@@ -85,7 +85,11 @@ def _new_client(kubeconfig: str, context: str) -> Any:
     # urllib3 would retry a timed-out GET three more times, stretching a step past its timeout.
     # Retry only failures to connect (nothing was sent); the step's own retries handle the rest.
     configuration.retries = urllib3.util.Retry(total=2, connect=2, read=0, redirect=0, status=0, other=0)
-    return k8s.ApiClient(configuration)
+    api_client = k8s.ApiClient(configuration)
+    # The client imports AppsV1Api (and its models) on first use, which takes a second or more:
+    # do it here, so the job horses the worker forks after load_client() do not each pay for it.
+    k8s.AppsV1Api(api_client)
+    return api_client
 
 
 class Deployment:
