@@ -1,0 +1,80 @@
+"""``python -m bench all|ingest|latency|storm|escalation|peer|memory|profile|report [--quick]``.
+
+Each benchmark starts what it needs, runs, tears it down and stores its figures in
+bench/out/results.json; then docs/benchmarks.md and docs/bench/*.png are written
+from every stored result (a benchmark run alone keeps the others' last figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from bench import escalation, ingest, latency, machine, peer, profile, report, storm
+
+BENCHMARKS = {
+    "ingest": ingest.run,
+    "latency": latency.run,
+    "storm": storm.run,
+    "escalation": escalation.run,
+    "peer": peer.run,
+    "profile": profile.run,
+}
+ORDER = ("ingest", "latency", "storm", "escalation", "peer", "profile")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("which", choices=["all", *ORDER, "memory", "report"])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for development (about 5 min)")
+    parser.add_argument(
+        "--storm-payloads", type=int, help="storm size in 10-alert payloads (default 1000, quick 100)"
+    )
+    parser.add_argument("--latency-alerts", type=int, help="alerts per latency series (default 1000)")
+    parser.add_argument("--escalation-incidents", type=int, help="incidents (default 200, quick 40)")
+    parser.add_argument("--peer-requests", type=int, help="requests to each side (default 1000)")
+    args = parser.parse_args(argv)
+
+    overrides: dict[str, dict[str, Any]] = {
+        "storm": {"payloads": args.storm_payloads},
+        "latency": {"alerts": args.latency_alerts},
+        "escalation": {"incidents": args.escalation_incidents},
+        "peer": {"requests": args.peer_requests},
+    }
+    if args.which == "report":
+        report.write(report.load())
+        return 0
+    names = list(ORDER) if args.which == "all" else ["storm" if args.which == "memory" else args.which]
+    command = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    stored = report.load()
+    stored["machine"] = machine.describe()
+    for name in names:
+        print(f"bench: {name} ({'quick' if args.quick else 'full'}) ...", flush=True)
+        started = time.monotonic()
+        load_before = os.getloadavg()[0]
+        given = {k: v for k, v in overrides.get(name, {}).items() if v is not None}
+        result = BENCHMARKS[name](args.quick, given)
+        stored[name] = {
+            "result": result,
+            "quick": args.quick,
+            "command": command,
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": time.monotonic() - started,
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg()[0],
+        }
+        report.save(stored)
+        print(f"bench: {name} done in {time.monotonic() - started:.0f}s", flush=True)
+        print(json.dumps(report.headline(name, result), indent=None), flush=True)
+    report.write(stored)
+    print(f"bench: wrote {report.DOC} and {report.PLOTS}/", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

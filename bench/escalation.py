@@ -1,0 +1,76 @@
+"""Escalation precision: how late each level fires against when it was due.
+
+Incidents open at a steady pace (so their timers do not all fall due in the same
+instant); the rule escalates ``after: 2s``, so level 2 is due 2 s and level 3 4 s
+after the incident opened (DESIGN §7). Fired = the ``escalation.level`` entry in the
+timeline; due = ``incident.opened`` + (level - 1) x 2 s.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bench import alerts, load, procs, timelines
+from bench.stats import epoch, summary
+
+AFTER = 2.0
+WORKERS = 4
+RATE = 10.0
+"""Incidents opened per second."""
+DRAIN_TIMEOUT = 240
+
+
+def sizes(quick: bool) -> dict[str, Any]:
+    return {"incidents": 40 if quick else 200}
+
+
+VARIANTS = ("", "fixed-simple")
+"""The shipped worker, then the fix proposed in the report (bench/fixed_worker.py) for comparison."""
+
+
+def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    size = {**sizes(quick), **(overrides or {})}
+    with procs.stack() as st:
+        series = {variant or "shipped": measure(st, size["incidents"], variant) for variant in VARIANTS}
+    return {**size, "after_s": AFTER, "workers": WORKERS, "rate_per_s": RATE, "series": series}
+
+
+def measure(st: procs.Stack, count: int, variant: str) -> dict[str, Any]:
+    prefix = f"escalation{variant}"
+    bodies = [alerts.one(alerts.ESCALATION, prefix, str(i)) for i in range(count)]
+    web, base = st.responder_web(prefix)
+    pool = st.responder_workers(prefix, WORKERS, variant)
+    answers = load.send_all(f"{base}/webhook/alertmanager", bodies, concurrency=4, pace=1 / RATE)
+    deadline = time.monotonic() + 2 * AFTER + DRAIN_TIMEOUT
+    while time.monotonic() < deadline:
+        incidents = timelines.incidents(st.redis, prefix)
+        fired = sum(1 for i in incidents for e in i.of("escalation.level") if e["details"]["level"] == 3)
+        if len(incidents) == count and fired == count:
+            break
+        time.sleep(0.5)
+    st.stop([web, *pool])
+    incidents = timelines.incidents(st.redis, prefix)
+    late: dict[int, list[float]] = {1: [], 2: [], 3: []}
+    repeated = 0
+    for incident in incidents:
+        opened = incident.at("incident.opened")
+        assert opened is not None
+        levels = [e["details"]["level"] for e in incident.of("escalation.level")]
+        repeated += len(levels) - len(set(levels))
+        for event in incident.of("escalation.level"):
+            level = int(event["details"]["level"])
+            late[level].append(epoch(event["at"]) - (opened + (level - 1) * AFTER))
+    return {
+        "variant": variant,
+        "non_200": sum(1 for a in answers if a.status != 200),
+        "incidents_opened": len(incidents),
+        "missing": {str(level): count - len(values) for level, values in late.items()},
+        "paged_twice": repeated,
+        "late_ms": {str(level): summary(values) for level, values in late.items()},
+        "samples": {str(level): [round(x * 1000, 1) for x in values] for level, values in late.items()},
+        "within_1_5s": {
+            str(level): sum(1 for x in values if x <= 1.5) / len(values) if values else 0.0
+            for level, values in late.items()
+        },
+    }
