@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--latency-alerts", type=int, help="alerts per latency series (default 1000)")
     parser.add_argument("--escalation-incidents", type=int, help="incidents (default 200, quick 40)")
-    parser.add_argument("--peer-requests", type=int, help="requests to each side (default 1000)")
+    parser.add_argument("--peer-requests", type=int, help="requests to each side (default 500)")
     args = parser.parse_args(argv)
 
     overrides: dict[str, dict[str, Any]] = {

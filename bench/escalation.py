@@ -70,7 +70,8 @@ def measure(st: procs.Stack, count: int, variant: str) -> dict[str, Any]:
         "late_ms": {str(level): summary(values) for level, values in late.items()},
         "samples": {str(level): [round(x * 1000, 1) for x in values] for level, values in late.items()},
         "within_1_5s": {
-            str(level): sum(1 for x in values if x <= 1.5) / len(values) if values else 0.0
+            str(level): sum(1 for x in values if abs(x) <= 1.5) / len(values) if values else 0.0
             for level, values in late.items()
         },
+        "early": {str(level): sum(1 for x in values if x < 0) for level, values in late.items()},
     }

@@ -20,7 +20,7 @@ CONCURRENCY = 16
 def sizes(quick: bool) -> dict[str, Any]:
     if quick:
         return {"duration": 3.0, "warmup": 1.0, "rounds": 1}
-    return {"duration": 10.0, "warmup": 2.0, "rounds": 2}
+    return {"duration": 6.0, "warmup": 1.5, "rounds": 2}
 
 
 def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

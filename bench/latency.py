@@ -29,7 +29,7 @@ FIX_VARIANTS = ("fixed", "fixed-simple")
 
 
 def sizes(quick: bool) -> dict[str, Any]:
-    return {"alerts": 100 if quick else 1000, "fix_alerts": 50 if quick else 200}
+    return {"alerts": 100 if quick else 1000, "fix_alerts": 50 if quick else 100}
 
 
 def _post(conn: http.client.HTTPConnection, body: bytes) -> int:

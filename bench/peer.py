@@ -29,7 +29,7 @@ TIMEOUT = 600
 
 
 def sizes(quick: bool) -> dict[str, Any]:
-    return {"requests": 200 if quick else 1000}
+    return {"requests": 200 if quick else 500}
 
 
 def webhook_version() -> str:

@@ -8,6 +8,8 @@ from typing import Any
 
 import matplotlib
 
+from bench.procs import VARIANT_LABELS
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
@@ -51,9 +53,7 @@ def ingest(result: dict[str, Any], path: Path) -> None:
 def latency(result: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for series in result["series"].values():
-        label = f"{series['workers']} worker(s)" + (
-            f", {series['variant']} (proposed fix)" if series["variant"] else ""
-        )
+        label = f"{series['workers']} worker(s), {VARIANT_LABELS[series['variant']]}".replace("`", "")
         _cdf(ax, series["samples_finished"], label)
     ax.set_xscale("log")
     ax.axvline(250, color="red", linewidth=0.8, linestyle="--", label="target p99 250 ms")
@@ -65,7 +65,8 @@ def escalation(result: dict[str, Any], path: Path) -> None:
     for name, series in result["series"].items():
         for level in ("2", "3"):
             values = [x / 1000 for x in series["samples"][level]]
-            _cdf(ax, values, f"{name} worker, level {level}")
+            label = VARIANT_LABELS["" if name == "shipped" else name].replace("`", "")
+            _cdf(ax, values, f"level {level}, {label}")
     ax.axvline(1.5, color="red", linewidth=0.8, linestyle="--", label="target 1.5 s")
     _finish(
         fig,

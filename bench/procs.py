@@ -32,6 +32,12 @@ WEB_WORKERS = 2
 """gunicorn workers for the responder and for the baseline: one per core on this 2-core machine."""
 WEB_THREADS = 4
 """gthread threads per gunicorn worker: the responder's default (RESPONDER_WEB_THREADS)."""
+VARIANT_LABELS = {
+    "": "shipped `responder worker`",
+    "fixed": "fix 1: runtime cached, job modules imported before fork",
+    "fixed-simple": "fixes 1+2: ... and no fork per job (SimpleWorker)",
+}
+"""Worker variants (bench/fixed_worker.py) as the report names them."""
 
 
 @dataclass

@@ -22,7 +22,7 @@ RATE = 100
 
 
 def sizes(quick: bool) -> dict[str, Any]:
-    return {"alerts": 60 if quick else 200, "ingest_seconds": 4.0 if quick else 10.0}
+    return {"alerts": 60 if quick else 100, "ingest_seconds": 4.0 if quick else 6.0}
 
 
 class PySpy:
@@ -96,6 +96,8 @@ def top_frames(stacks: list[tuple[list[str], int]], keep: int = 20) -> dict[str,
         for frame in {_frame(f) for f in frames if not f.startswith("process ")}:
             if not any(b in frame for b in BOILERPLATE):
                 inclusive[frame] += n
+    # Frames on every sample (the worker loop, the fork) say nothing about where the time goes.
+    inclusive = Counter({f: n for f, n in inclusive.items() if n < 0.995 * total})
     return {
         "samples": total,
         "top": [(frame, round(100 * n / total, 1)) for frame, n in inclusive.most_common(keep)]
@@ -114,7 +116,7 @@ def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         (worker,) = st.responder_workers(prefix, 1)
         spy = PySpy(worker.pid, st.workdir / "worker.raw")
         bodies = [alerts.one(alerts.ACTION, prefix, str(i)) for i in range(size["alerts"])]
-        load.send_all(f"{base}/webhook/alertmanager", bodies, concurrency=1, pace=0.25)
+        load.send_all(f"{base}/webhook/alertmanager", bodies, concurrency=1, pace=0.2)
         time.sleep(2)
         stacks = spy.stop()
         # Work horses are the second "process" frame under the worker; the rest is the worker

@@ -24,6 +24,7 @@ def summary(values: Sequence[float], scale: float = 1000.0) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(values)}
     for p in PERCENTILES:
         out[f"p{p}"] = percentile(values, p) * scale
+    out["min"] = min(values) * scale if values else math.nan
     out["mean"] = (sum(values) / len(values)) * scale if values else math.nan
     out["max"] = max(values) * scale if values else math.nan
     return out
