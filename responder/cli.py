@@ -126,7 +126,9 @@ def worker(config: str | None, burst: bool) -> None:
     if config:
         os.environ["RESPONDER_CONFIG_DIR"] = config
     try:
-        current = rt.build(_config_dir(config))
+        # Built here, in the parent: RQ forks a job horse per job and each inherits it ready,
+        # instead of parsing the config again for every step.
+        current = rt.current()
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)

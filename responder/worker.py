@@ -49,6 +49,7 @@ return 0
 
 class ResponderWorker(Worker):
     responder_keys: Keys = Keys()
+
     def run_maintenance_tasks(self) -> None:
         self.release_dead_scheduler_locks()
         self.sweep_retention()
@@ -103,7 +104,23 @@ def build_worker(redis: Redis, keys: Keys, *, name: str | None = None) -> Respon
 def run(redis: Redis, keys: Keys, *, burst: bool = False, with_scheduler: bool = True) -> bool:
     worker = build_worker(redis, keys)
     _load_kubernetes_client()
+    _preload()
     return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+
+
+def _preload() -> None:
+    """Import what jobs use before forking, so no job horse pays for the imports."""
+    import importlib
+
+    for name in (
+        "responder.incidents.service",
+        "responder.playbooks.runner",
+        "responder.escalation.timers",
+        "responder.escalation.paging",
+        "responder.notify.dispatch",
+        "responder.actions.registry",
+    ):
+        importlib.import_module(name)
 
 
 def _load_kubernetes_client() -> None:
