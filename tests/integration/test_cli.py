@@ -1,0 +1,172 @@
+"""The ``responder`` command against a live web app (real HTTP, real Redis)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from werkzeug.serving import make_server
+
+from responder.cli import main
+from responder.runtime import Runtime
+from responder.webhook.app import create_app
+from tests.helpers import alert, body, drain
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "cli-api-token-31ce"
+
+
+@pytest.fixture
+def server(runtime: Runtime) -> Iterator[str]:
+    app = create_app(runtime, api_token=TOKEN)
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+@pytest.fixture
+def cli(server: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("RESPONDER_URL", server)
+    monkeypatch.setenv("RESPONDER_API_TOKEN", TOKEN)
+    return CliRunner()
+
+
+def open_incident(runtime: Runtime, server: str) -> str:
+    import requests
+
+    requests.post(f"{server}/webhook/alertmanager", data=body(alert("APIQuotaExhaustion")), timeout=5)
+    drain(runtime)
+    response = requests.get(
+        f"{server}/api/incidents", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
+    )
+    return str(response.json()["incidents"][0]["id"])
+
+
+def test_incidents_list_show_ack_resolve(cli: CliRunner, runtime: Runtime, server: str) -> None:
+    incident_id = open_incident(runtime, server)
+
+    listed = cli.invoke(main, ["incidents", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert incident_id in listed.output
+    assert "triggered" in listed.output and "api_quota_exhaustion" in listed.output
+
+    shown = cli.invoke(main, ["incidents", "show", incident_id])
+    assert "incident.opened" in shown.output
+    assert "step.ok" in shown.output
+
+    acked = cli.invoke(main, ["incidents", "ack", incident_id, "--by", "alice"])
+    assert acked.output == f"{incident_id}: acknowledged\n"
+    again = cli.invoke(main, ["incidents", "ack", incident_id, "--by", "bob"])
+    assert again.output == f"{incident_id}: acknowledged (unchanged)\n"
+
+    resolved = cli.invoke(main, ["incidents", "resolve", incident_id, "--by", "alice"])
+    assert resolved.output == f"{incident_id}: resolved\n"
+    only_resolved = json.loads(
+        cli.invoke(main, ["incidents", "list", "--status", "resolved", "--json"]).output
+    )
+    assert [i["resolved_by"] for i in only_resolved["incidents"]] == ["alice"]
+    drain(runtime)  # resolving ran on_resolved
+    flags = cli.invoke(main, ["flags", "list"]).output
+    assert 'nonCriticalProcessing: {"enabled": true}' in flags
+
+
+def test_flags_set_and_kill_switch(cli: CliRunner) -> None:
+    result = cli.invoke(main, ["flags", "set", "retryAttempts", "7"])
+    assert result.output == "retryAttempts: 7\n"
+    assert "retryAttempts: 7" in cli.invoke(main, ["flags", "list"]).output
+
+    unknown = cli.invoke(main, ["flags", "set", "noSuchFlag", "true"])
+    assert unknown.exit_code == 1
+    assert 'unknown flag "noSuchFlag"' in unknown.output
+
+    assert cli.invoke(main, ["pause"]).output == "automation paused; paging continues\n"
+    assert cli.invoke(main, ["resume"]).output == "automation resumed\n"
+
+
+def test_wrong_token_is_a_clear_error(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESPONDER_API_TOKEN", "wrong")
+    result = cli.invoke(main, ["incidents", "list"])
+    assert result.exit_code == 1
+    assert "401: missing or wrong token" in result.output
+
+
+def test_unknown_incident_is_a_clear_error(cli: CliRunner) -> None:
+    result = cli.invoke(main, ["incidents", "ack", "nope", "--by", "alice"])
+    assert result.exit_code == 1
+    assert '404: no incident "nope"' in result.output
+
+
+def test_simulate_shows_the_plan_without_side_effects(runtime: Runtime) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "simulate",
+            "--config",
+            str(ROOT / "responder" / "defaults"),
+            str(ROOT / "alertmanager" / "sample-alert.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "rule api_quota_exhaustion -> incident api_quota_exhaustion:" in result.output
+    assert "1. ratelimit.set_profile(profile='conservative')" in result.output
+    assert "at +2m: level 2 -> dev-team, ops-team via slack, email, pagerduty" in result.output
+    assert "at +4m: level 3 -> dev-team, ops-team, management via slack, email, pagerduty" in result.output
+
+    plan = json.loads(
+        CliRunner()
+        .invoke(
+            main,
+            [
+                "simulate",
+                "--json",
+                "--config",
+                str(ROOT / "responder" / "defaults"),
+                str(ROOT / "alertmanager" / "sample-alert.json"),
+            ],
+        )
+        .output
+    )
+    [item] = plan["alerts"][0]["rules"]
+    assert [p["playbook"] for p in item["playbooks"]] == [
+        "enable_conservative_mode",
+        "pause_non_critical_processing",
+    ]
+    assert [lv["at"] for lv in item["escalation"]] == ["0s", "2m", "4m"]
+    # Nothing happened: no incident, no flag change.
+    assert runtime.redis.zcard(runtime.keys.incidents) == 0
+
+
+def test_simulate_reports_an_unmatched_alert(tmp_path: Path) -> None:
+    payload = tmp_path / "p.json"
+    payload.write_bytes(body(alert("NobodyCares")))
+    result = CliRunner().invoke(
+        main, ["simulate", "--config", str(ROOT / "responder" / "defaults"), str(payload)]
+    )
+    assert "no rule matches: recorded as unmatched, nobody is told" in result.output
+
+
+def test_simulate_refuses_a_file_that_is_not_a_webhook_payload(tmp_path: Path) -> None:
+    payload = tmp_path / "p.json"
+    payload.write_text('{"version": "3"}')
+    result = CliRunner().invoke(
+        main, ["simulate", "--config", str(ROOT / "responder" / "defaults"), str(payload)]
+    )
+    assert result.exit_code == 1
+    assert "not an Alertmanager webhook payload (version 4)" in result.output
+
+
+def test_serve_refuses_to_start_without_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RESPONDER_WEBHOOK_TOKEN", raising=False)
+    monkeypatch.delenv("RESPONDER_API_TOKEN", raising=False)
+    result = CliRunner().invoke(main, ["serve", "--config", str(ROOT / "responder" / "defaults")])
+    assert result.exit_code == 2
+    assert (
+        "RESPONDER_WEBHOOK_TOKEN and RESPONDER_API_TOKEN not set: set them, or pass --allow-unauthenticated"
+        in result.output
+    )
