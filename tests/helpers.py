@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rq import Queue, SimpleWorker
@@ -84,3 +91,55 @@ def drain(runtime: Runtime, timeout: float = 30.0, settle: float = 0.0) -> None:
     raise AssertionError(
         f"queue did not drain in {timeout}s: {queue.count} queued, {scheduled.count} scheduled"
     )
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, grandchildren...), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def kill_process_tree(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a worker and everything it forked, as when its machine dies.
+
+    RQ's job horse runs in its own session and the scheduler is a separate process, so
+    killing the worker's process group alone would leave them running.
+    """
+    for pid in [process.pid, *descendants(process.pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait(10)
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``responder worker`` as its own process (its log goes to $WORKER_LOG when set)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "responder", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(os.environ.get("WORKER_LOG", os.devnull), "ab"),
+    )
+
+
+def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with its docstring after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"not true within {timeout}s: {check.__doc__ or check}")

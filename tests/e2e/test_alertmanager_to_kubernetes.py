@@ -7,7 +7,7 @@ finds it through ``KUBECONFIG``, as it would find a real cluster.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import pytest
 from tests.e2e.conftest import Alertmanager, Responder
 from tests.fakes.kube import STRATEGIC_MERGE, FakeKube, deployment_path
 from tests.fakes.kube_fixtures import FAKE_CONTEXT, write_kubeconfig
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -66,16 +67,6 @@ steps:
     timeout: 30s
 """)
     return config_dir
-
-
-def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"not true within {timeout}s: {check.__doc__ or check}")
 
 
 def workers_down_alert() -> dict[str, Any]:

@@ -8,11 +8,9 @@ scheduler and a Redis restart.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 from redis import Redis
@@ -40,7 +37,7 @@ from tests.fakes.notify_env import SECRETS
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack
 from tests.fakes.smtp import SmtpServer
-from tests.helpers import alert, body
+from tests.helpers import alert, body, descendants, kill_process_tree, start_worker
 
 AFTER = 3.0
 """Seconds between levels in these tests."""
@@ -93,39 +90,6 @@ steps:
 
 
 # --- the fakes, one per module (starting and stopping them is slow) --------------------------------
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def slack_server() -> Iterator[FakeSlack]:
-    fake = FakeSlack(SECRETS.slack_token, channels=["#embedding-dev", "#ops"]).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def pagerduty_server(ca: trustme.CA) -> Iterator[FakePagerDuty]:
-    fake = FakePagerDuty(ca, routing_keys=[SECRETS.pd_key_dev, SECRETS.pd_key_ops]).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @dataclass
@@ -391,47 +355,13 @@ def test_alertmanager_resolving_the_alert_resolves_everywhere(
 # --- processes: a dead scheduler, a restarted Redis ------------------------------------------------
 
 
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def _kill_machine(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the worker and everything it forked (its scheduler and job horse are processes too)."""
-    for pid in [process.pid, *_descendants(process.pid)]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    process.wait(10)
-
-
-def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "responder", "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(os.environ.get("WORKER_LOG", os.devnull), "ab"),
-    )
-
-
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(15)
         except subprocess.TimeoutExpired:
-            _kill_machine(process)
+            kill_process_tree(process)
 
 
 def _scheduler_holder(redis: Redis, queue_name: str, workers: list[subprocess.Popen[bytes]]) -> int | None:
@@ -443,7 +373,7 @@ def _scheduler_holder(redis: Redis, queue_name: str, workers: list[subprocess.Po
     if pid is None:
         return None
     for index, process in enumerate(workers):
-        if int(pid) in [process.pid, *_descendants(process.pid)]:
+        if int(pid) in [process.pid, *descendants(process.pid)]:
             return index
     return None
 
@@ -466,7 +396,7 @@ def test_next_level_fires_from_another_worker_when_the_scheduler_worker_is_kille
     rules.write_text(rules.read_text().replace("after: 3s}", "after: 8s}", 1))
     runtime.reload()
     env = dict(os.environ, RESPONDER_MAINTENANCE_INTERVAL="2")
-    workers = [_worker(env), _worker(env)]
+    workers = [start_worker(env), start_worker(env)]
     try:
         holder = _wait(
             lambda: _scheduler_holder(runtime.redis, runtime.keys.queue_name, workers),
@@ -477,7 +407,7 @@ def test_next_level_fires_from_another_worker_when_the_scheduler_worker_is_kille
         assert client.post("/webhook/alertmanager", data=body(alert("Paged"))).status_code == 200
         _wait(lambda: paging.pd_events(SECRETS.pd_key_dev), 20, "level 1 was not paged")
 
-        _kill_machine(workers[holder])
+        kill_process_tree(workers[holder])
         killed = time.time()
         assert killed - posted < 8 - EARLY, "level 2 came due before the kill; the test proves nothing"
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +24,7 @@ from responder.store import incidents as store
 from responder.store.keys import Keys
 from responder.up import start_redis
 from responder.webhook.app import create_app
-from tests.helpers import alert, body, drain
+from tests.helpers import alert, body, drain, kill_process_tree, start_worker
 
 
 def events(runtime: Runtime, kind: str | None = None) -> list[dict[str, Any]]:
@@ -74,41 +72,6 @@ class SlowOnce:
         return Response("ok", status=200)
 
 
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(parent, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def _kill_machine(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the worker and everything it forked (RQ's job horse runs in its own session)."""
-    for pid in [process.pid, *_descendants(process.pid)]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    process.wait(10)
-
-
-def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "responder", "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(os.environ.get("WORKER_LOG", os.devnull), "ab"),
-    )
-
-
 def test_killed_worker_resumes_run_at_the_step_it_was_on(
     runtime: Runtime, httpserver: HTTPServer, config_dir: Path
 ) -> None:
@@ -118,12 +81,12 @@ def test_killed_worker_resumes_run_at_the_step_it_was_on(
     env = dict(os.environ, RESPONDER_MAINTENANCE_INTERVAL="2")
 
     client.post("/webhook/alertmanager", data=body(alert("Slow", port=str(httpserver.port))))
-    first = _worker(env)
+    first = start_worker(env)
     try:
         assert slow.first_arrived.wait(60), "step 2 never started"
-        _kill_machine(first)  # the machine dies mid-step
+        kill_process_tree(first)  # the machine dies mid-step
         slow.release.set()
-        second = _worker(env)
+        second = start_worker(env)
         try:
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline and not events(runtime, "playbook.completed"):
@@ -134,7 +97,7 @@ def test_killed_worker_resumes_run_at_the_step_it_was_on(
     finally:
         slow.release.set()
         if first.poll() is None:
-            _kill_machine(first)
+            kill_process_tree(first)
 
     assert events(runtime, "playbook.completed"), "the run did not finish after the worker died"
     done = [(e["details"]["step"], e["kind"]) for e in events(runtime) if e["kind"] == "step.ok"]

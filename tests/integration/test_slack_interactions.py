@@ -29,12 +29,7 @@ from tests.fakes.notify_env import SECRETS
 from tests.integration import test_escalation as escalation
 from tests.integration.test_escalation import Paging, events, open_incident, work
 
-# The fakes and the paging config are shared with the escalation tests.
-ca = escalation.ca
-ca_file = escalation.ca_file
-slack_server = escalation.slack_server
-pagerduty_server = escalation.pagerduty_server
-smtp_server = escalation.smtp_server
+# The paging config is shared with the escalation tests (the fakes come from the conftest).
 paging = escalation.paging
 client = escalation.client
 

@@ -1,4 +1,4 @@
-"""Fixtures for the channel tests: fake Slack and PagerDuty on loopback, a real SMTP server, Redis."""
+"""Fixtures for the channel tests (the fakes themselves come from tests/fakes/notify_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import redis
-import trustme
 
 from responder.config.loader import LoadedConfig
 from responder.config.models import ResponderConfig, Team
@@ -17,60 +16,6 @@ from tests.fakes.notify_env import PUBLIC_URL, SECRETS
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack
 from tests.fakes.smtp import SmtpServer
-
-
-@pytest.fixture(scope="session")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="session")
-def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
-# The servers live for the session (stopping one takes half a second); each test gets them reset.
-
-
-@pytest.fixture(scope="session")
-def slack_server() -> Iterator[FakeSlack]:
-    fake = FakeSlack(SECRETS.slack_token, channels=["#embedding-dev", "#ops"]).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="session")
-def pagerduty_server(ca: trustme.CA) -> Iterator[FakePagerDuty]:
-    fake = FakePagerDuty(ca, routing_keys=[SECRETS.pd_key_dev, SECRETS.pd_key_ops]).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="session")
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def slack(slack_server: FakeSlack) -> FakeSlack:
-    slack_server.reset()
-    return slack_server
-
-
-@pytest.fixture
-def pagerduty(pagerduty_server: FakePagerDuty) -> FakePagerDuty:
-    pagerduty_server.reset()
-    return pagerduty_server
-
-
-@pytest.fixture
-def smtp(smtp_server: SmtpServer) -> SmtpServer:
-    smtp_server.reset()
-    return smtp_server
 
 
 @pytest.fixture
@@ -113,12 +58,8 @@ def config(teams: dict[str, Team], tmp_path: Path) -> LoadedConfig:
 
 
 @pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis(host="127.0.0.1", port=6379, decode_responses=True)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     client.close()
 
