@@ -224,14 +224,18 @@ def _who(by: str | None) -> str:
     return by or os.environ.get("USER") or "cli"
 
 
+def _transition(action: str, url: str | None, incident_id: str, by: str | None) -> None:
+    data = _api("POST", f"/api/incidents/{incident_id}/{action}", {"by": _who(by)}, url=url)
+    click.echo(f"{incident_id}: {data['incident']['status']}" + ("" if data["changed"] else " (unchanged)"))
+
+
 @incidents.command("ack")
 @url_option
 @click.argument("incident_id")
 @click.option("--by", help="Who acknowledges (default: $USER).")
 def incidents_ack(url: str | None, incident_id: str, by: str | None) -> None:
-    data = _api("POST", f"/api/incidents/{incident_id}/ack", {"by": _who(by)}, url=url)
-    state = data["incident"]["status"]
-    click.echo(f"{incident_id}: {state}" + ("" if data["changed"] else " (unchanged)"))
+    """Acknowledge: escalation stops for good, PagerDuty is acknowledged, Slack shows who."""
+    _transition("ack", url, incident_id, by)
 
 
 @incidents.command("resolve")
@@ -239,9 +243,8 @@ def incidents_ack(url: str | None, incident_id: str, by: str | None) -> None:
 @click.argument("incident_id")
 @click.option("--by", help="Who resolves (default: $USER).")
 def incidents_resolve(url: str | None, incident_id: str, by: str | None) -> None:
-    data = _api("POST", f"/api/incidents/{incident_id}/resolve", {"by": _who(by)}, url=url)
-    state = data["incident"]["status"]
-    click.echo(f"{incident_id}: {state}" + ("" if data["changed"] else " (unchanged)"))
+    """Resolve by hand: timers void, on_resolved playbooks run, Slack and PagerDuty updated."""
+    _transition("resolve", url, incident_id, by)
 
 
 @main.group()

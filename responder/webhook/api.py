@@ -77,24 +77,21 @@ def _by() -> str | None:
     return str(body["by"]).strip()[:200]
 
 
-@bp.post("/api/incidents/<incident_id>/ack")
-def ack(incident_id: str) -> tuple[Response, int]:
-    by = _by()
-    if by is None:
-        return error(400, 'send {"by": "your name"}: acknowledgements say who took the incident')
-    runtime = state().fresh_runtime()
-    changed = service.acknowledge(runtime, incident_id, by)
-    record = _public(incidents.get(runtime.redis, runtime.keys, incident_id))
-    return jsonify({"changed": changed, "incident": record}), 200
+# Each transition: the service function and what the 400 says when the body does not name who acts.
+_TRANSITIONS = {
+    "ack": (service.acknowledge, "acknowledgements say who took the incident"),
+    "resolve": (service.resolve, "resolutions say who closed the incident"),
+}
 
 
-@bp.post("/api/incidents/<incident_id>/resolve")
-def resolve(incident_id: str) -> tuple[Response, int]:
+@bp.post("/api/incidents/<incident_id>/<any(ack, resolve):action>")
+def transition(incident_id: str, action: str) -> tuple[Response, int]:
+    change, why = _TRANSITIONS[action]
     by = _by()
     if by is None:
-        return error(400, 'send {"by": "your name"}: resolutions say who closed the incident')
+        return error(400, f'send {{"by": "your name"}}: {why}')
     runtime = state().fresh_runtime()
-    changed = service.resolve(runtime, incident_id, by)
+    changed = change(runtime, incident_id, by)
     record = _public(incidents.get(runtime.redis, runtime.keys, incident_id))
     return jsonify({"changed": changed, "incident": record}), 200
 
