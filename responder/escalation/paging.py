@@ -87,11 +87,17 @@ def page_level(
         keys,
         incident["id"],
         "escalation.level",
-        f"level {level}: paged {', '.join(teams)} via {', '.join(rule.notify)} ({reason})",
+        f"{_level_name(level, len(levels))}: paged {', '.join(teams)} via {', '.join(rule.notify)}"
+        f" ({reason})",
         level=level,
         deliveries=records,
     )
     return records
+
+
+def _level_name(level: int, count: int) -> str:
+    """``level 2``, or ``level 3 again (repeat 2)`` past the policy's last level."""
+    return f"level {level}" if level <= count else f"level {count} again (repeat {level - count})"
 
 
 def note(

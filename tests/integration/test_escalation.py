@@ -72,6 +72,11 @@ RULES_YAML = """
   playbooks: [always_fails]
   notify: [slack, email, pagerduty]
   escalation: {after: 1h}
+- name: paged_repeat
+  matchers: ['alertname = "PagedRepeat"']
+  notify: [email]
+  escalation: {after: 2s, repeat: true}
+  group_by: [alertname]
 - name: paged_approval
   matchers: ['alertname = "NeedsApproval"']
   playbooks: [approve_then_flag]
@@ -288,6 +293,25 @@ def test_levels_reach_the_right_teams_on_the_right_channels_at_the_right_times(
         (d["channel"], d["team"]) for d in level_3["details"]["deliveries"] if d["status"] == "skipped"
     }
     assert skipped == {("slack", "management"), ("pagerduty", "management")}
+
+
+def test_repeat_pages_the_last_level_again_until_acknowledged(
+    paging: Paging, runtime: Runtime, client: FlaskClient
+) -> None:
+    incident_id, _ = open_incident(client, runtime, name="PagedRepeat")
+    # Levels 1-3 at 0, 2 and 4 s, then the last level again every 2 s.
+    assert work(
+        runtime, 4 + 2 * 2 + LATE, until=lambda: len(events(runtime, incident_id, "escalation.level")) >= 5
+    )
+    service.acknowledge(runtime, incident_id, by="alice")
+    reached = len(events(runtime, incident_id, "escalation.level"))
+    work(runtime, 2 * 2 + 2)  # past two more repeats
+
+    levels = [e["details"]["level"] for e in events(runtime, incident_id, "escalation.level")]
+    assert levels[:5] == [1, 2, 3, 4, 5]
+    assert len(levels) == reached  # nothing after the ack
+    management = paging.emails_to("eng-managers@example.com")
+    assert len(management) >= 3  # level 3 and its repeats reach management each time
 
 
 def test_ack_after_level_1_means_no_level_2_ever(
