@@ -54,6 +54,7 @@ def accept(
     alerts: Sequence[dict[str, Any]],
     group_key: str,
     received_at: float | None = None,
+    truncated: int = 0,
 ) -> Accepted:
     """Dedupe and enqueue ``alerts`` atomically.
 
@@ -80,6 +81,9 @@ def accept(
             *documents,
         )
         pipe.incrby(keys.counter("webhook_requests"), 1)
+        if truncated:
+            # Alertmanager dropped alerts beyond its max_alerts: we cannot act on what we never saw.
+            pipe.incrby(keys.counter("alerts_truncated"), truncated)
         queue.enqueue_call(
             PROCESS_BATCH,
             args=(batch_id,),

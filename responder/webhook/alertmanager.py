@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -44,9 +44,22 @@ def receive() -> tuple[Response, int]:
         return error(400, f"{message}: expected an Alertmanager webhook payload, version 4", detail)
     alerts = [a.model_dump() for a in payload.alerts]
     try:
-        result = ingest.accept(web.runtime.redis, web.runtime.keys, alerts, payload.groupKey, received_at)
+        result = ingest.accept(
+            web.runtime.redis,
+            web.runtime.keys,
+            alerts,
+            payload.groupKey,
+            received_at,
+            payload.truncatedAlerts,
+        )
     except (RedisConnectionError, RedisTimeoutError):
         return error(503, "Redis is unreachable; nothing was accepted, retry later")
+    if payload.truncatedAlerts:
+        current_app.logger.warning(
+            "Alertmanager truncated %d alerts of group %s: raise max_alerts in its webhook_config",
+            payload.truncatedAlerts,
+            payload.groupKey,
+        )
     return jsonify({"accepted": result.accepted, "duplicates": result.duplicates}), 200
 
 

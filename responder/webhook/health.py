@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
+from responder.notify import dispatch, slack_interactions
 from responder.webhook.metrics import REGISTRY
 from responder.webhook.state import state
 
@@ -35,11 +36,10 @@ def ready() -> tuple[Response, int]:
 
 
 def channel_status() -> dict[str, str]:
-    try:
-        from responder.notify import dispatch
-    except ImportError:  # pragma: no cover - the notify package is part of the distribution
-        return {}
-    return {name: missing or "configured" for name, missing in dispatch.channels_status().items()}
+    """What each channel lacks, if anything; its sends are recorded as skipped until it is set up."""
+    status = {name: missing or "configured" for name, missing in dispatch.channels_status().items()}
+    status["slack_interactions"] = slack_interactions.configured() or "configured"
+    return status
 
 
 @bp.get("/metrics")

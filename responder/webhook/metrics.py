@@ -19,6 +19,7 @@ _COUNTERS = {
     "webhook_requests": "Webhook requests accepted into Redis.",
     "incidents_opened": "Incidents opened.",
     "alerts_unmatched": "Alerts no rule matched.",
+    "alerts_truncated": "Alerts Alertmanager left out of its posts (truncatedAlerts; raise max_alerts).",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -115,3 +116,20 @@ def test_unmatched_alert_is_recorded_and_counted(client: FlaskClient, runtime: R
     assert runtime.redis.llen(runtime.keys.unmatched) == 1
     metrics = client.get("/metrics").get_data(as_text=True)
     assert "responder_alerts_unmatched_total 1.0" in metrics
+
+
+def test_truncated_alerts_are_counted_for_the_operator(client: FlaskClient, runtime: Runtime) -> None:
+    data = json.loads(body(alert("APIQuotaExhaustion")))
+    data["truncatedAlerts"] = 7
+    assert post(client, json.dumps(data).encode()).status_code == 200
+    assert "responder_alerts_truncated_total 7.0" in client.get("/metrics").get_data(as_text=True)
+
+
+def test_ready_names_what_each_channel_lacks(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+    response = client.get("/ready")
+    assert response.status_code == 200
+    channels = response.get_json()["detail"]["channels"]
+    assert channels["slack"] == "SLACK_BOT_TOKEN is not set"
+    assert channels["slack_interactions"] == "SLACK_SIGNING_SECRET is not set"
