@@ -5,15 +5,27 @@ expires (at least 60 s) and found by maintenance every 10 minutes, and a schedul
 whose worker died is replaced after minutes. An on-call engineer cannot wait that
 long, so ours heartbeats every few seconds and cleans up every ``maintenance``
 seconds; a step on a killed worker resumes on another within ~30 s.
+
+Jobs run in the worker process itself (RQ's ``SimpleWorker``), not in a fork per job:
+a fork costs every job a cold start (fork, RQ set-up, inherited state rebuilt), which
+measured as most of the alert-to-action latency and made escalation timers queue
+seconds late under load (docs/benchmarks.md). Job timeouts still hold (RQ's SIGALRM
+runs in this main thread); a thread keeps the heartbeats going while a job runs, as
+the forking worker's parent would. What is given up is the fork's isolation: a job
+that crashes the interpreter takes the worker with it, and the job is then retried
+as abandoned, like any job of a dead worker.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 
 from redis import Redis
-from rq import Queue, Worker
+from redis.exceptions import RedisError
+from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, SCHEDULER_LOCKING_KEY_TEMPLATE
 from rq.utils import now, utcparse
@@ -47,8 +59,29 @@ return 0
 """
 
 
-class ResponderWorker(Worker):
+class ResponderWorker(SimpleWorker):
     responder_keys: Keys = Keys()
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        stop = threading.Event()
+        started = time.monotonic()
+
+        def beat() -> None:
+            while not stop.wait(self.job_monitoring_interval):
+                self.set_current_job_working_time(time.monotonic() - started)
+                try:
+                    self.maintain_heartbeats(job)
+                except RedisError:
+                    log.warning("heartbeat for job %s failed; will retry", job.id, exc_info=True)
+
+        heart = threading.Thread(target=beat, name=f"heartbeat-{job.id}", daemon=True)
+        heart.start()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            stop.set()
+            heart.join()
+            self.set_current_job_working_time(0)
 
     def run_maintenance_tasks(self) -> None:
         self.release_dead_scheduler_locks()
@@ -109,7 +142,7 @@ def run(redis: Redis, keys: Keys, *, burst: bool = False, with_scheduler: bool =
 
 
 def _preload() -> None:
-    """Import what jobs use before forking, so no job horse pays for the imports."""
+    """Import what jobs use before the first job, so no alert waits for an import."""
     import importlib
 
     for name in (
