@@ -33,10 +33,20 @@ def sizes(quick: bool) -> dict[str, Any]:
 
 
 def _post(conn: http.client.HTTPConnection, body: bytes) -> int:
-    conn.request("POST", "/webhook/alertmanager", body=body, headers={"Content-Type": "application/json"})
-    response = conn.getresponse()
-    response.read()
-    return response.status
+    for attempt in (1, 2):
+        try:
+            conn.request(
+                "POST", "/webhook/alertmanager", body=body, headers={"Content-Type": "application/json"}
+            )
+            response = conn.getresponse()
+            response.read()
+            return response.status
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # gunicorn closes a keep-alive connection idle for 2 s; a resend is at worst a duplicate.
+            conn.close()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _wait_done(st: procs.Stack, prefix: str, instance: str, timeout: float = 15) -> bool:

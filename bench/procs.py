@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -260,11 +259,6 @@ def stack() -> Iterator[Stack]:
             yield st
         finally:
             st.close()
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 # -- memory ---------------------------------------------------------------------------------------------

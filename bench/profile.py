@@ -17,7 +17,7 @@ from typing import Any
 
 from bench import alerts, load, procs
 
-RATE = 100
+RATE = 250
 """py-spy samples per second."""
 
 

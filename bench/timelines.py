@@ -2,8 +2,8 @@
 
 The timelines carry the instants every benchmark needs (DESIGN §7): ``incident.opened``
 with the webhook's ``received_at``, ``step.ok`` at the step's end with its ``seconds``,
-``escalation.level`` with its ``level``. Reading them through the responder's own store
-module keeps the key layout in one place.
+``escalation.level`` with its ``level``. Key names come from ``responder.store.keys``, so
+the layout stays defined in one place.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from bench.stats import epoch
-
-__all__ = ["epoch"]
 from responder.store.keys import Keys
 
 
