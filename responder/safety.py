@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
 
 from responder.store.codec import text
 
@@ -24,9 +26,33 @@ def lock_ttl(playbook: Playbook) -> int:
     return int(sum(s.timeout * (s.retries + 1) + 2 ** (s.retries + 1) for s in playbook.steps)) + 60
 
 
-def acquire_playbook_lock(redis: Redis, keys: Keys, playbook: Playbook, run_id: str) -> str | None:
-    """Take the playbook's lock for this run; returns the run holding it when taken by another."""
-    key = keys.playbook_lock(playbook.name, "global")
+TARGET_PARAMS = ("namespace", "deployment", "container", "flag", "profile", "method", "url")
+"""Step parameters that say *what* a step acts on (not how, nor what it tells people)."""
+
+
+def playbook_target(steps: list[tuple[str, dict[str, Any]]]) -> str:
+    """What a run acts on: its steps' rendered target parameters, hashed.
+
+    Two runs of a playbook on the same target (the same Deployment, the same flag) must
+    not overlap: the second is skipped. Runs on different targets (a templated deployment
+    name from different alerts) go ahead side by side.
+    """
+    material = sorted(
+        (action, name, json.dumps(params[name], sort_keys=True, default=str))
+        for action, params in steps
+        for name in TARGET_PARAMS
+        if name in params
+    )
+    if not material:
+        return "any"
+    return hashlib.sha256(json.dumps(material).encode()).hexdigest()[:16]
+
+
+def acquire_playbook_lock(
+    redis: Redis, keys: Keys, playbook: Playbook, target: str, run_id: str
+) -> str | None:
+    """Take the lock on (playbook, target) for this run; returns the run holding it when taken by another."""
+    key = keys.playbook_lock(playbook.name, target)
     if redis.set(key, run_id, nx=True, ex=lock_ttl(playbook)):
         return None
     holder = redis.get(key)
@@ -36,8 +62,8 @@ def acquire_playbook_lock(redis: Redis, keys: Keys, playbook: Playbook, run_id: 
     return text(holder)
 
 
-def release_playbook_lock(redis: Redis, keys: Keys, playbook: str, run_id: str) -> None:
-    redis.eval(_RELEASE, 1, keys.playbook_lock(playbook, "global"), run_id)
+def release_playbook_lock(redis: Redis, keys: Keys, playbook: str, target: str, run_id: str) -> None:
+    redis.eval(_RELEASE, 1, keys.playbook_lock(playbook, target), run_id)
 
 
 def take_budget(redis: Redis, keys: Keys, per_hour: int, now: float) -> bool:

@@ -129,8 +129,11 @@ def execute_step(runtime: Runtime, run_id: str, index: int) -> str:
     step = playbook.steps[index]
     label = f"{playbook.name} step {index + 1}/{len(playbook.steps)} ({step.action})"
 
-    if index == 0 and not run.get("locked"):
-        holder = safety.acquire_playbook_lock(redis, keys, playbook, run_id)
+    alert = json.loads(run["alert"])
+    context = templating.template_context(alert, incident)
+    if index == 0 and not run.get("target"):
+        target = _target(playbook, context)
+        holder = safety.acquire_playbook_lock(redis, keys, playbook, target, run_id)
         if holder is not None:
             return _finish(
                 runtime,
@@ -139,13 +142,12 @@ def execute_step(runtime: Runtime, run_id: str, index: int) -> str:
                 f"playbook {playbook.name} not run: already running (run {holder})",
                 release=False,
             )
-        redis.hset(keys.run(run_id), "locked", 1)
+        redis.hset(keys.run(run_id), "target", target)
+        run["target"] = target
 
     if redis.exists(keys.paused):
         return _finish(runtime, run, "cancelled", f"{label} not run: automation is paused")
 
-    alert = json.loads(run["alert"])
-    context = templating.template_context(alert, incident)
     try:
         if step.when is not None and not templating.evaluate_condition(step.when, context):
             return _advance(
@@ -229,6 +231,18 @@ def execute_step(runtime: Runtime, run_id: str, index: int) -> str:
     )
 
 
+def _target(playbook: Playbook, context: dict[str, Any]) -> str:
+    """The run's target (see safety.playbook_target); a step that does not render counts as-is."""
+    steps = []
+    for step in playbook.steps:
+        try:
+            params = templating.render_value(step.with_, context)
+        except TemplateError:
+            params = step.with_
+        steps.append((step.action, params))
+    return safety.playbook_target(steps)
+
+
 def _failed_attempt(
     runtime: Runtime,
     run: dict[str, Any],
@@ -299,7 +313,9 @@ def _advance(
             )
         pipe.execute()
     if nxt >= len(playbook.steps):
-        safety.release_playbook_lock(runtime.redis, keys, run["playbook"], run["id"])
+        safety.release_playbook_lock(
+            runtime.redis, keys, run["playbook"], run.get("target", "any"), run["id"]
+        )
     return outcome
 
 
@@ -341,7 +357,9 @@ def _finish(
         store.add_event(pipe, keys, run["incident_id"], kind or f"playbook.{status}", message, run=run["id"])
         pipe.execute()
     if release:
-        safety.release_playbook_lock(runtime.redis, keys, run["playbook"], run["id"])
+        safety.release_playbook_lock(
+            runtime.redis, keys, run["playbook"], run.get("target", "any"), run["id"]
+        )
     return status
 
 

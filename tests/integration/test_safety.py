@@ -203,3 +203,39 @@ def test_reload_refuses_a_bad_config_and_keeps_the_last_good_one(runtime: Runtim
     response = client.post("/-/reload")
     assert response.status_code == 200
     assert response.get_json() == {"status": "reloaded", "rules": 4, "playbooks": 6}
+
+
+def test_runs_of_one_playbook_on_different_targets_go_ahead_side_by_side(
+    runtime: Runtime, config_dir: Path
+) -> None:
+    (config_dir / "playbooks" / "set_named_flag.yaml").write_text(
+        "name: set_named_flag\nsteps:\n"
+        "  - action: flags.set\n    with: {flag: '{{ alert.labels.flag }}', value: 1}\n"
+        # A second step keeps the first run holding its lock while the second run starts.
+        "  - action: notify\n    with: {message: 'set {{ alert.labels.flag }}'}\n"
+    )
+    edit(
+        config_dir / "rules" / "10-rules.yaml",
+        "- name: flaky",
+        "- name: named_flag\n  matchers: ['alertname = \"NamedFlag\"']\n"
+        "  playbooks: [set_named_flag]\n  group_by: [flag]\n- name: flaky",
+    )
+    runtime.reload()
+    client = client_for(runtime)
+
+    post(
+        client,
+        alert("NamedFlag", fingerprint="n1", flag="retryAttempts"),
+        alert("NamedFlag", fingerprint="n2", flag="nonCriticalProcessing"),
+        alert("NamedFlag", fingerprint="n3", flag="retryAttempts", other="x"),
+    )
+    drain(runtime)
+
+    # Two targets, two runs; the third alert joined the retryAttempts incident.
+    assert flags.get(runtime.redis, runtime.keys, "retryAttempts") == 1
+    assert flags.get(runtime.redis, runtime.keys, "nonCriticalProcessing") == 1
+    records = store.listing(runtime.redis, runtime.keys)
+    assert len(records) == 2
+    for record in records:
+        kinds = [e["kind"] for e in store.timeline(runtime.redis, runtime.keys, record["id"])]
+        assert "playbook.completed" in kinds and "playbook.skipped" not in kinds
