@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": time.monotonic() - started,
             "loadavg_before": load_before,
             "loadavg_after": os.getloadavg()[0],
+            "commit": machine.describe()["commit"],
         }
         report.save(stored)
         print(f"bench: {name} done in {time.monotonic() - started:.0f}s", flush=True)

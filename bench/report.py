@@ -80,7 +80,8 @@ def provenance(entry: dict[str, Any]) -> str:
     mode = "quick sizes" if entry["quick"] else "full sizes"
     return (
         f"*Measured {entry['measured_at']} ({mode}, {entry['seconds']:.0f} s) by `{entry['command']}`; "
-        f"load average {entry['loadavg_before']:.1f} before, {entry['loadavg_after']:.1f} after.*"
+        f"load average {entry['loadavg_before']:.1f} before, {entry['loadavg_after']:.1f} after; "
+        f"responder at commit {entry.get('commit', '?')} (the tree is shared: uncommitted edits may differ).*"
     )
 
 
@@ -548,9 +549,11 @@ def profile_section(stored: dict[str, Any]) -> str:
             )
         else:
             parts.append(
-                f"py-spy caught only {horses['samples']} samples of the work horses in this run (each lives "
-                "tens of milliseconds and py-spy finds new children by polling); the RQ timestamps and the "
-                "A/B against `bench/fixed_worker.py` above are the evidence."
+                f"py-spy caught only {horses['samples']} samples of forked work horses in this run (at "
+                f"commit {stored['profile'].get('commit', '?')}: none at all once the worker runs jobs "
+                "in-process; otherwise each horse lives tens of milliseconds and py-spy finds children by "
+                "polling); the RQ timestamps and the A/B against `bench/fixed_worker.py` above are the "
+                "evidence."
             )
         parts.append("")
         web = prof["web"]
