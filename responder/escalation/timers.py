@@ -7,8 +7,9 @@ and does nothing: no one is paged after an ack, even if the job was already queu
 
 from __future__ import annotations
 
+import math
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from redis import WatchError
@@ -56,7 +57,8 @@ def start(
                 failure_ttl=86400,
             )
         else:
-            due = datetime.fromtimestamp(opened_at + level.due_in, UTC)
+            # RQ keeps due times in whole seconds, truncated: round up so a page never comes early.
+            due = datetime.fromtimestamp(math.ceil(opened_at + level.due_in), UTC)
             job = queue.create_job(
                 ESCALATE,
                 args=(incident_id, level.number, token),
@@ -132,7 +134,7 @@ def _maybe_repeat(runtime: Runtime, incident: dict[str, Any], level: int, token:
     levels = runtime.config.responder.escalation_policies.get(rule.escalation.policy) or []
     if level < len(levels):
         return
-    due = datetime.now(UTC) + timedelta(seconds=rule.escalation.after)
+    due = datetime.fromtimestamp(math.ceil(runtime.clock() + rule.escalation.after), UTC)
     runtime.queue.enqueue_at(
         due,
         ESCALATE,

@@ -41,8 +41,8 @@ from tests.helpers import alert, body, descendants, kill_process_tree, start_wor
 
 AFTER = 3.0
 """Seconds between levels in these tests."""
-EARLY = 1.2
-"""RQ stores a timer's due time in whole seconds, so it may fire up to a second early."""
+EARLY = 0.0
+"""A level never fires before it is due (timers round their due time up to RQ's whole seconds)."""
 LATE = 6.0
 """Generous: a level must arrive within this many seconds after it is due."""
 
