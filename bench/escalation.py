@@ -25,22 +25,18 @@ def sizes(quick: bool) -> dict[str, Any]:
     return {"incidents": 40 if quick else 200}
 
 
-VARIANTS = ("", "fixed-simple")
-"""The shipped worker, then the fix proposed in the report (bench/fixed_worker.py) for comparison."""
-
-
 def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     size = {**sizes(quick), **(overrides or {})}
     with procs.stack() as st:
-        series = {variant or "shipped": measure(st, size["incidents"], variant) for variant in VARIANTS}
-    return {**size, "after_s": AFTER, "workers": WORKERS, "rate_per_s": RATE, "series": series}
+        measured = measure(st, size["incidents"])
+    return {**size, "after_s": AFTER, "workers": WORKERS, "rate_per_s": RATE, **measured}
 
 
-def measure(st: procs.Stack, count: int, variant: str) -> dict[str, Any]:
-    prefix = f"escalation{variant}"
+def measure(st: procs.Stack, count: int) -> dict[str, Any]:
+    prefix = "escalation"
     bodies = [alerts.one(alerts.ESCALATION, prefix, str(i)) for i in range(count)]
     web, base = st.responder_web(prefix)
-    pool = st.responder_workers(prefix, WORKERS, variant)
+    pool = st.responder_workers(prefix, WORKERS)
     answers = load.send_all(f"{base}/webhook/alertmanager", bodies, concurrency=4, pace=1 / RATE)
     deadline = time.monotonic() + 2 * AFTER + DRAIN_TIMEOUT
     while time.monotonic() < deadline:
@@ -62,7 +58,6 @@ def measure(st: procs.Stack, count: int, variant: str) -> dict[str, Any]:
             level = int(event["details"]["level"])
             late[level].append(epoch(event["at"]) - (opened + (level - 1) * AFTER))
     return {
-        "variant": variant,
         "non_200": sum(1 for a in answers if a.status != 200),
         "incidents_opened": len(incidents),
         "missing": {str(level): count - len(values) for level, values in late.items()},

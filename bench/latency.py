@@ -24,12 +24,8 @@ GAP = 0.01
 WARMUP = 5
 
 
-FIX_VARIANTS = ("fixed", "fixed-simple")
-"""The fix the report proposes (bench/fixed_worker.py), measured beside the shipped worker."""
-
-
 def sizes(quick: bool) -> dict[str, Any]:
-    return {"alerts": 100 if quick else 1000, "fix_alerts": 50 if quick else 100}
+    return {"alerts": 100 if quick else 1000}
 
 
 def _post(conn: http.client.HTTPConnection, body: bytes) -> int:
@@ -61,10 +57,10 @@ def _wait_done(st: procs.Stack, prefix: str, instance: str, timeout: float = 15)
     return False
 
 
-def measure(st: procs.Stack, workers: int, count: int, variant: str = "") -> dict[str, Any]:
-    prefix = f"latency-{workers}w{variant}"
+def measure(st: procs.Stack, workers: int, count: int) -> dict[str, Any]:
+    prefix = f"latency-{workers}w"
     web, base = st.responder_web(prefix)
-    pool = st.responder_workers(prefix, workers, variant)
+    pool = st.responder_workers(prefix, workers)
     conn = http.client.HTTPConnection(base.removeprefix("http://"), timeout=30)
     timeouts = 0
     try:
@@ -99,7 +95,6 @@ def measure(st: procs.Stack, workers: int, count: int, variant: str = "") -> dic
         step.append(float(done[0]["details"]["seconds"]))
     return {
         "workers": workers,
-        "variant": variant,
         "alerts": count,
         "measured": len(finished),
         "missing": missing,
@@ -115,8 +110,8 @@ def measure(st: procs.Stack, workers: int, count: int, variant: str = "") -> dic
 
 
 def job_phases(st: procs.Stack, prefix: str) -> dict[str, dict[str, Any]]:
-    """Per job function, from RQ's own timestamps: waiting (enqueued → started in the work horse)
-    and running (started → ended: our function, including what it builds or imports first)."""
+    """Per job function, from RQ's own timestamps: waiting (enqueued → started: dequeue and RQ's
+    set-up) and running (started → ended: our function)."""
     from rq import Queue
     from rq.job import Job
     from rq.registry import FinishedJobRegistry
@@ -138,6 +133,4 @@ def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     size = {**sizes(quick), **(overrides or {})}
     with procs.stack() as st:
         series = {str(n): measure(st, n, size["alerts"]) for n in WORKER_COUNTS}
-        for variant in FIX_VARIANTS:
-            series[f"1 {variant}"] = measure(st, 1, size["fix_alerts"], variant)
     return {**size, "gap_s": GAP, "series": series}

@@ -48,16 +48,13 @@ def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     with procs.stack() as st:
         peer = _webhook(st, count)
         ours = _responder(st, count)
-        fixed = _responder(st, count, "fixed-simple")
-    for result in (ours, fixed):
-        result["ratio_actions_per_s"] = result["actions_per_s"] / peer["actions_per_s"]
+    ours["ratio_actions_per_s"] = ours["actions_per_s"] / peer["actions_per_s"]
     return {
         **size,
         "concurrency": CONCURRENCY,
         "workers": WORKERS,
         "webhook": peer,
         "responder": ours,
-        "responder_fixed": fixed,
     }
 
 
@@ -96,10 +93,10 @@ def _webhook(st: procs.Stack, count: int) -> dict[str, Any]:
     }
 
 
-def _responder(st: procs.Stack, count: int, variant: str = "") -> dict[str, Any]:
-    prefix = f"peer{variant}"
+def _responder(st: procs.Stack, count: int) -> dict[str, Any]:
+    prefix = "peer"
     web, base = st.responder_web(prefix)
-    pool = st.responder_workers(prefix, WORKERS, variant)
+    pool = st.responder_workers(prefix, WORKERS)
     bodies = [alerts.one(alerts.ACTION, prefix, str(i)) for i in range(count)]
     t0 = time.time()
     answers = load.send_all(f"{base}/webhook/alertmanager", bodies, concurrency=CONCURRENCY)

@@ -8,8 +8,6 @@ from typing import Any
 
 import matplotlib
 
-from bench.procs import VARIANT_LABELS
-
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
@@ -53,8 +51,7 @@ def ingest(result: dict[str, Any], path: Path) -> None:
 def latency(result: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for series in result["series"].values():
-        label = f"{series['workers']} worker(s), {VARIANT_LABELS[series['variant']]}".replace("`", "")
-        _cdf(ax, series["samples_finished"], label)
+        _cdf(ax, series["samples_finished"], f"{series['workers']} worker(s)")
     ax.set_xscale("log")
     ax.axvline(250, color="red", linewidth=0.8, linestyle="--", label="target p99 250 ms")
     _finish(fig, ax, path, "Alert received → flags.set step finished, at idle", "latency (ms, log scale)")
@@ -62,11 +59,8 @@ def latency(result: dict[str, Any], path: Path) -> None:
 
 def escalation(result: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for name, series in result["series"].items():
-        for level in ("2", "3"):
-            values = [x / 1000 for x in series["samples"][level]]
-            label = VARIANT_LABELS["" if name == "shipped" else name].replace("`", "")
-            _cdf(ax, values, f"level {level}, {label}")
+    for level in ("1", "2", "3"):
+        _cdf(ax, [x / 1000 for x in result["samples"][level]], f"level {level}")
     ax.axvline(1.5, color="red", linewidth=0.8, linestyle="--", label="target 1.5 s")
     _finish(
         fig,

@@ -31,12 +31,6 @@ WEB_WORKERS = 2
 """gunicorn workers for the responder and for the baseline: one per core on this 2-core machine."""
 WEB_THREADS = 4
 """gthread threads per gunicorn worker: the responder's default (RESPONDER_WEB_THREADS)."""
-VARIANT_LABELS = {
-    "": "shipped `responder worker`",
-    "fixed": "fix 1: runtime cached, job modules imported before fork",
-    "fixed-simple": "fixes 1+2: ... and no fork per job (SimpleWorker)",
-}
-"""Worker variants (bench/fixed_worker.py) as the report names them."""
 
 
 @dataclass
@@ -158,20 +152,9 @@ class Stack:
         wait_http(f"{base}/health", proc)
         return proc, base
 
-    def responder_workers(self, prefix: str, count: int, variant: str = "") -> list[Proc]:
-        """``count`` x ``responder worker`` (each an RQ worker; one of them runs the scheduler).
-
-        ``variant`` "fixed" or "fixed-simple" runs :mod:`bench.fixed_worker` instead, to measure
-        the fix the report proposes.
-        """
+    def responder_workers(self, prefix: str, count: int) -> list[Proc]:
+        """``count`` x ``responder worker`` (each an RQ worker; one of them runs the scheduler)."""
         argv = [sys.executable, "-m", "responder", "worker"]
-        if variant:
-            argv = [
-                sys.executable,
-                "-m",
-                "bench.fixed_worker",
-                *(["--simple"] if "simple" in variant else []),
-            ]
         procs = [self.spawn(f"worker-{prefix}-{i}", argv, self.env(prefix)) for i in range(count)]
         wait_workers(self.redis, prefix, count, procs)
         return procs

@@ -1,4 +1,4 @@
-"""Where the time goes: py-spy on a worker (with its forked work horses) and on the web processes.
+"""Where the time goes: py-spy on a worker (jobs run in its process) and on the web processes.
 
 Runs a short, paced alert-to-action load against one ``responder worker`` and a
 closed-loop ingest load against ``responder serve``, samples both with
@@ -73,7 +73,7 @@ CATEGORIES = (
     ("rebuilding the runtime (YAML config, rules, flag seed)", "build (responder/runtime.py"),
     ("importing modules", "_find_and_load ("),
     ("the job's own code", "Job.perform (rq/job.py"),
-    ("RQ work-horse bookkeeping (Redis)", "BaseWorker.main_work_horse ("),
+    ("RQ's bookkeeping around the job (Redis)", "perform_job ("),
 )
 
 
@@ -119,14 +119,10 @@ def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         load.send_all(f"{base}/webhook/alertmanager", bodies, concurrency=1, pace=0.2)
         time.sleep(2)
         stacks = spy.stop()
-        # Work horses are the second "process" frame under the worker; the rest is the worker
-        # waiting on Redis (idle) and the scheduler.
-        horses = [
-            (f, n)
-            for f, n in stacks
-            if len(f) > 1 and f[1].startswith("process ") and not any("RQScheduler" in x for x in f)
-        ]
-        worker_profile = {**top_frames(horses), "categories": categorise(horses)}
+        # Samples inside RQ's perform_job are the jobs; the rest is the worker waiting on Redis
+        # (idle), its heartbeat thread and the scheduler.
+        jobs = [(f, n) for f, n in stacks if any("perform_job (" in x for x in f)]
+        worker_profile = {**top_frames(jobs), "categories": categorise(jobs)}
 
         spy = PySpy(web.pid, st.workdir / "web.raw")
         load.closed_loop(
@@ -137,4 +133,4 @@ def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
             warmup=0.5,
         )
         web_profile = top_frames(spy.stop())
-    return {**size, "rate": RATE, "work_horses": worker_profile, "web": web_profile}
+    return {**size, "rate": RATE, "jobs": worker_profile, "web": web_profile}
