@@ -21,11 +21,11 @@ def execute_step(run_id: str, index: int) -> str:
     return runner.execute_step(runtime.current(), run_id, index)
 
 
-def escalate(incident_id: str, level: int, token: str) -> str:
+def escalate(incident_id: str, level: int, token: str, due_at: float | None = None) -> str:
     """An escalation timer firing."""
     from responder.escalation import timers
 
-    return timers.fire(runtime.current(), incident_id, level, token)
+    return timers.fire(runtime.current(), incident_id, level, token, due_at)
 
 
 def paging_update(incident_id: str, kind: str, by: str | None) -> list[dict[str, Any]]:

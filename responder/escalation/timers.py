@@ -8,6 +8,7 @@ and does nothing: no one is paged after an ack, even if the job was already queu
 from __future__ import annotations
 
 import math
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -57,16 +58,15 @@ def start(
                 failure_ttl=86400,
             )
         else:
-            # RQ keeps due times in whole seconds, truncated: round up so a page never comes early.
-            due = datetime.fromtimestamp(math.ceil(opened_at + level.due_in), UTC)
+            due_at = opened_at + level.due_in
             job = queue.create_job(
                 ESCALATE,
-                args=(incident_id, level.number, token),
+                args=(incident_id, level.number, token, due_at),
                 job_id=job_id,
                 result_ttl=600,
                 failure_ttl=86400,
             )
-            queue.schedule_job(job, due, pipeline=pipe)
+            queue.schedule_job(job, _schedule_time(due_at), pipeline=pipe)
 
 
 def void(pipe: Pipeline, keys: Keys, incident_id: str) -> None:
@@ -106,8 +106,27 @@ def claim(redis: Redis, keys: Keys, incident_id: str, level: int, token: str | N
                 continue
 
 
-def fire(runtime: Runtime, incident_id: str, level: int, token: str) -> str:
+def _schedule_time(due_at: float) -> datetime:
+    """When to hand a timer to RQ: the whole second at or before ``due_at``.
+
+    RQ keeps due times in whole seconds and its scheduler looks once a second, so a
+    timer reaches a worker between ``floor(due_at)`` and about a second after; the job
+    then waits out whatever is left (:data:`EARLY_WAIT`), so a page is never early and
+    at most about a second late. Rounding up instead made pages up to two seconds late.
+    """
+    return datetime.fromtimestamp(math.floor(due_at), UTC)
+
+
+EARLY_WAIT = 1.5
+"""The longest a timer job waits for its exact due time (it can only be early by < 1 s)."""
+
+
+def fire(runtime: Runtime, incident_id: str, level: int, token: str, due_at: float | None = None) -> str:
     """The job a timer runs: page the level unless the incident was acked, resolved or already past it."""
+    if due_at is not None:
+        early = due_at - runtime.clock()
+        if early > 0:
+            time.sleep(min(early, EARLY_WAIT))
     incident = claim(runtime.redis, runtime.keys, incident_id, level, token)
     if incident is None:
         return "void"
@@ -134,13 +153,14 @@ def _maybe_repeat(runtime: Runtime, incident: dict[str, Any], level: int, token:
     levels = runtime.config.responder.escalation_policies.get(rule.escalation.policy) or []
     if level < len(levels):
         return
-    due = datetime.fromtimestamp(math.ceil(runtime.clock() + rule.escalation.after), UTC)
+    due_at = runtime.clock() + rule.escalation.after
     runtime.queue.enqueue_at(
-        due,
+        _schedule_time(due_at),
         ESCALATE,
         incident["id"],
         level + 1,
         token,
+        due_at,
         job_id=f"{runtime.keys.prefix}-esc-{incident['id']}-{level + 1}",
     )
 
