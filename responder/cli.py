@@ -247,6 +247,23 @@ def incidents_resolve(url: str | None, incident_id: str, by: str | None) -> None
     _transition("resolve", url, incident_id, by)
 
 
+@main.command()
+@url_option
+@click.argument("run_id")
+@click.option("--step", type=int, help="Index of the waiting step (default: the one the run waits on).")
+@click.option("--by", help="Who approves (default: $USER).")
+def approve(url: str | None, run_id: str, step: int | None, by: str | None) -> None:
+    """Approve a playbook step that waits for approval (RUN_ID is in the incident's timeline)."""
+    body: dict[str, Any] = {"by": _who(by)}
+    if step is not None:
+        body["step"] = step
+    data = _api("POST", f"/api/runs/{run_id}/approve", body, url=url)
+    if data["changed"]:
+        click.echo(f"run {run_id} step {data['step'] + 1} approved; it runs now")
+    else:
+        click.echo(f"run {run_id} was not waiting on step {data['step'] + 1} (status {data['status']})")
+
+
 @main.group()
 def flags() -> None:
     """Feature flags served at /api/flags."""

@@ -38,12 +38,6 @@ def paging_update(incident_id: str, kind: str, by: str | None) -> list[dict[str,
     return paging.update(rt.redis, rt.keys, rt.config, incident, "ack" if kind == "ack" else "resolve", by)
 
 
-def approve_step(run_id: str, index: int, by: str) -> bool:
-    from responder.playbooks import runner
-
-    return runner.approve(runtime.current(), run_id, index, by)
-
-
 SLACK_SILENCE = 3600.0
 """Seconds the Slack "Silence 1h" button silences for."""
 
@@ -70,9 +64,7 @@ def slack_action(action_id: str, value: str, user: str) -> str:
         return f"silenced {', '.join(ids)}" if ids else "unchanged"
     if action_id == "approve" and click.approval is not None:
         run_id, index = click.approval
-        # Two workers taking two clicks at once must not both see the step still waiting.
-        with rt.redis.lock(f"{rt.keys.run(run_id)}:approving", timeout=30, blocking_timeout=30):
-            return "approved" if runner.approve(rt, run_id, index, user) else "unchanged"
+        return "approved" if runner.approve(rt, run_id, index, user) else "unchanged"
     return f"ignored unknown action {action_id}"
 
 

@@ -364,7 +364,16 @@ def _finish(
 
 
 def approve(runtime: Runtime, run_id: str, index: int, by: str) -> bool:
-    """Approve a waiting step; returns False when the run is not waiting on it (double click)."""
+    """Approve a waiting step; returns False when the run is not waiting on it (double click).
+
+    Under a lock: two approvals at once (a double click, Slack and the API) must not
+    both find the step still waiting and run it twice.
+    """
+    with runtime.redis.lock(f"{runtime.keys.run(run_id)}:approving", timeout=30, blocking_timeout=30):
+        return _approve(runtime, run_id, index, by)
+
+
+def _approve(runtime: Runtime, run_id: str, index: int, by: str) -> bool:
     keys = runtime.keys
     run = load_run(runtime, run_id)
     if not run or run.get("status") != "awaiting_approval" or int(run["step"]) != index:

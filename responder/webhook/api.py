@@ -12,6 +12,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from responder import safety
 from responder.errors import ConfigError, IncidentNotFound
 from responder.incidents import service
+from responder.playbooks import runner
 from responder.store import flags, incidents
 from responder.store.incidents import Status
 from responder.webhook.auth import token_ok
@@ -94,6 +95,25 @@ def transition(incident_id: str, action: str) -> tuple[Response, int]:
     changed = change(runtime, incident_id, by)
     record = _public(incidents.get(runtime.redis, runtime.keys, incident_id))
     return jsonify({"changed": changed, "incident": record}), 200
+
+
+@bp.post("/api/runs/<run_id>/approve")
+def approve(run_id: str) -> tuple[Response, int]:
+    """Approve the step a run waits on (``requires_approval``), as the Slack button does."""
+    by = _by()
+    if by is None:
+        return error(400, 'send {"by": "your name", "step": N}: approvals say who approved')
+    body = request.get_json(silent=True) or {}
+    runtime = state().fresh_runtime()
+    run = runner.load_run(runtime, run_id)
+    if not run:
+        return error(404, f'no playbook run "{run_id}"')
+    step = body.get("step", int(run["step"]))
+    if not isinstance(step, int):
+        return error(400, "step must be the step's index (as in the timeline's details.step)")
+    changed = runner.approve(runtime, run_id, step, by)
+    status = runner.load_run(runtime, run_id).get("status", "unknown")
+    return jsonify({"changed": changed, "run": run_id, "step": step, "status": status}), 200
 
 
 @bp.get("/api/flags")

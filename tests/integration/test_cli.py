@@ -170,3 +170,40 @@ def test_serve_refuses_to_start_without_tokens(monkeypatch: pytest.MonkeyPatch) 
         "RESPONDER_WEBHOOK_TOKEN and RESPONDER_API_TOKEN not set: set them, or pass --allow-unauthenticated"
         in result.output
     )
+
+
+def test_a_step_waiting_for_approval_runs_once_approved_from_the_cli(
+    cli: CliRunner, runtime: Runtime, server: str, config_dir: Path
+) -> None:
+    import requests
+
+    (config_dir / "playbooks" / "approve_then_flag.yaml").write_text(
+        "name: approve_then_flag\nsteps:\n"
+        "  - action: flags.set\n    with: {flag: retryAttempts, value: 7}\n    requires_approval: true\n"
+    )
+    with (config_dir / "rules" / "10-rules.yaml").open("a") as rules:
+        rules.write(
+            "- name: needs_approval\n  matchers: ['alertname = \"NeedsApproval\"']\n"
+            "  playbooks: [approve_then_flag]\n"
+        )
+    runtime.reload()
+    requests.post(f"{server}/webhook/alertmanager", data=body(alert("NeedsApproval")), timeout=5)
+    drain(runtime)
+    [incident] = json.loads(cli.invoke(main, ["incidents", "list", "--json"]).output)["incidents"]
+    shown = json.loads(cli.invoke(main, ["incidents", "show", incident["id"], "--json"]).output)
+    [waiting] = [e for e in shown["timeline"] if e["kind"] == "step.awaiting_approval"]
+    assert "retryAttempts: 3" in cli.invoke(main, ["flags", "list"]).output  # not yet
+
+    run_id = waiting["details"]["run"]
+    approved = cli.invoke(main, ["approve", run_id, "--by", "carol"])
+    assert approved.output == f"run {run_id} step 1 approved; it runs now\n"
+    again = cli.invoke(main, ["approve", run_id, "--by", "dave"])
+    assert again.output == f"run {run_id} was not waiting on step 1 (status running)\n"
+    drain(runtime)
+
+    assert "retryAttempts: 7" in cli.invoke(main, ["flags", "list"]).output
+    shown = json.loads(cli.invoke(main, ["incidents", "show", incident["id"], "--json"]).output)
+    assert [e["message"] for e in shown["timeline"] if e["kind"] == "step.approved"] == [
+        "approve_then_flag step 1 approved by carol"
+    ]
+    assert cli.invoke(main, ["approve", "no-such-run", "--by", "x"]).exit_code == 1
