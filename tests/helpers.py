@@ -58,6 +58,20 @@ def body(*alerts: dict[str, Any], **kwargs: Any) -> bytes:
     return json.dumps(payload(*alerts, **kwargs)).encode()
 
 
+def work_once(queue: Queue, scheduled: ScheduledJobRegistry) -> bool:
+    """Move due scheduled jobs to the queue (as RQ's scheduler does), then run a real RQ worker
+    in this process until the queue is empty. False when there was nothing to do."""
+    for job_id in scheduled.get_jobs_to_schedule(datetime.now(UTC).timestamp()):
+        job = queue.fetch_job(job_id)
+        scheduled.remove(job_id)
+        if job is not None:
+            queue._enqueue_job(job)
+    if not queue.count:
+        return False
+    SimpleWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
+    return True
+
+
 def drain(runtime: Runtime, timeout: float = 30.0, settle: float = 0.0) -> None:
     """Run a real RQ worker (in this process) until no job is queued, running or scheduled.
 
@@ -70,13 +84,7 @@ def drain(runtime: Runtime, timeout: float = 30.0, settle: float = 0.0) -> None:
     deadline = time.monotonic() + timeout
     quiet_since: float | None = None
     while time.monotonic() < deadline:
-        for job_id in scheduled.get_jobs_to_schedule(datetime.now(UTC).timestamp()):
-            job = queue.fetch_job(job_id)
-            scheduled.remove(job_id)
-            if job is not None:
-                queue._enqueue_job(job)
-        if queue.count:
-            SimpleWorker([queue], connection=runtime.redis).work(burst=True, logging_level="WARNING")
+        if work_once(queue, scheduled):
             quiet_since = None
             continue
         # Jobs scheduled beyond the deadline (later escalation levels) do not keep us waiting.

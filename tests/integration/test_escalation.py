@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ import pytest
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.registry import ScheduledJobRegistry
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, SCHEDULER_LOCKING_KEY_TEMPLATE
 
@@ -37,7 +36,7 @@ from tests.fakes.notify_env import SECRETS
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack
 from tests.fakes.smtp import SmtpServer
-from tests.helpers import alert, body, descendants, kill_process_tree, start_worker
+from tests.helpers import alert, body, descendants, kill_process_tree, start_worker, work_once
 
 AFTER = 3.0
 """Seconds between levels in these tests."""
@@ -218,13 +217,7 @@ def work(runtime: Runtime, seconds: float, until: Callable[[], bool] | None = No
     scheduled = ScheduledJobRegistry(queue=queue)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        for job_id in scheduled.get_jobs_to_schedule(datetime.now(UTC).timestamp()):
-            job = queue.fetch_job(job_id)
-            scheduled.remove(job_id)
-            if job is not None:
-                queue._enqueue_job(job)
-        if queue.count:
-            SimpleWorker([queue], connection=runtime.redis).work(burst=True, logging_level="WARNING")
+        if work_once(queue, scheduled):
             continue
         if until is not None and until():
             return True
