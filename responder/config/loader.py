@@ -118,6 +118,14 @@ def load_config(directory: Path | str, env: Mapping[str, str] | None = None) -> 
         playbooks[playbook.name] = playbook
         playbook_sources[playbook.name] = source
 
+    for rule, source, index in rule_sources:
+        if (rule.playbooks or rule.on_resolved) and not rule.notify:
+            # Legal (automation-only rules), but a failing step or a spent budget then tells nobody.
+            line = source.line_of((index,))
+            warnings.append(
+                f"{source.display}:{line}: rule {rule.name} runs playbooks but has no `notify` channels: "
+                "if a step fails, nobody is paged"
+            )
     config = LoadedConfig(directory, responder, rules, playbooks, warnings)
     issues += check_references(
         config,
