@@ -66,10 +66,3 @@ def slack_action(action_id: str, value: str, user: str) -> str:
         run_id, index = click.approval
         return "approved" if runner.approve(rt, run_id, index, user) else "unchanged"
     return f"ignored unknown action {action_id}"
-
-
-def retention_sweep() -> int:
-    from responder.store import incidents
-
-    rt = runtime.current()
-    return incidents.sweep(rt.redis, rt.keys, rt.clock())

@@ -308,9 +308,10 @@ def resolve(runtime: Runtime, incident_id: str, by: str, reason: str = "resolved
                     now=runtime.clock(),
                 )
 
-    text = f"resolved by {by}" + (f" ({reason})" if reason and by != "alertmanager" else "")
     if by == "alertmanager":
         text = f"resolved: {reason}"
+    else:
+        text = f"resolved by {by}" + (f" ({reason})" if reason else "")
     changed = _transition(
         runtime, incident_id, {Status.TRIGGERED, Status.ACKNOWLEDGED}, Status.RESOLVED, by, text, extra
     )

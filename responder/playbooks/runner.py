@@ -145,7 +145,7 @@ def execute_step(runtime: Runtime, run_id: str, index: int) -> str:
         redis.hset(keys.run(run_id), "target", target)
         run["target"] = target
 
-    if redis.exists(keys.paused):
+    if safety.is_paused(redis, keys):
         return _finish(runtime, run, "cancelled", f"{label} not run: automation is paused")
 
     try:
@@ -412,7 +412,3 @@ def _notify_thread(
         paging.note(runtime.redis, runtime.keys, runtime.config, incident, message, approval=button)
     except Exception:
         log.exception("could not post to the incident thread")
-
-
-def now() -> float:
-    return time.time()

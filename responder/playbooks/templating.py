@@ -9,7 +9,8 @@ ever rendered again.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -55,6 +56,19 @@ def template_context(alert: Mapping[str, Any], incident: Mapping[str, Any]) -> d
     }
 
 
+@contextmanager
+def _as_template_error(what: str) -> Iterator[None]:
+    """Turn Jinja2's errors into TemplateError, worded for ``what`` (template or condition)."""
+    try:
+        yield
+    except SecurityError as exc:
+        raise TemplateError(f"{what} refused by the sandbox: {exc}") from None
+    except UndefinedError as exc:
+        raise TemplateError(f"{what} uses an undefined value: {exc.message}") from None
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"{what} syntax error: {exc.message}") from None
+
+
 def render_string(source: str, context: Mapping[str, Any]) -> str:
     """Render one template.
 
@@ -64,14 +78,11 @@ def render_string(source: str, context: Mapping[str, Any]) -> str:
     if not is_template(source):
         return source
     try:
-        return environment().from_string(source).render(context)
-    except SecurityError as exc:
-        raise TemplateError(f"template refused by the sandbox: {exc}") from None
-    except UndefinedError as exc:
-        raise TemplateError(f"template uses an undefined value: {exc.message}") from None
-    except TemplateSyntaxError as exc:
-        raise TemplateError(f"template syntax error: {exc.message}") from None
-    except Exception as exc:
+        with _as_template_error("template"):
+            return environment().from_string(source).render(context)
+    except TemplateError:
+        raise
+    except Exception as exc:  # any other error inside a user template is the template's fault
         raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
 
 
@@ -91,15 +102,9 @@ def evaluate_condition(expression: str, context: Mapping[str, Any]) -> bool:
     if is_template(expression):
         text = render_string(expression, context).strip().lower()
         return text not in ("", "false", "0", "no", "none")
-    try:
+    with _as_template_error("condition"):
         compiled = environment().compile_expression(expression, undefined_to_none=False)
         return bool(compiled(**context))
-    except SecurityError as exc:
-        raise TemplateError(f"condition refused by the sandbox: {exc}") from None
-    except UndefinedError as exc:
-        raise TemplateError(f"condition uses an undefined value: {exc.message}") from None
-    except TemplateSyntaxError as exc:
-        raise TemplateError(f"condition syntax error: {exc.message}") from None
 
 
 def check_condition_syntax(expression: str) -> str | None:

@@ -36,6 +36,10 @@ def get(redis: Redis, keys: Keys, name: str) -> Any:
     return None if raw is None else json.loads(raw)
 
 
+def exists(redis: Redis, keys: Keys, name: str) -> bool:
+    return bool(redis.hexists(keys.flags, name))
+
+
 def set_value(redis: Redis, keys: Keys, name: str, value: Any) -> Any:
     redis.hset(keys.flags, name, json.dumps(value))
     return value

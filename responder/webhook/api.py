@@ -129,8 +129,7 @@ def put_flag(name: str) -> tuple[Response, int]:
         value = json.loads(request.get_data() or b"null")
     except ValueError:
         return error(400, "the body must be the flag's new value as JSON")
-    known = flags.all_flags(runtime.redis, runtime.keys)
-    if name not in known:
+    if not flags.exists(runtime.redis, runtime.keys, name):
         return error(404, f'unknown flag "{name}": add it to `flags` in responder.yaml')
     flags.set_value(runtime.redis, runtime.keys, name, value)
     return jsonify({name: value}), 200
