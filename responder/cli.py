@@ -1,4 +1,8 @@
-"""The ``responder`` command."""
+"""The ``responder`` command.
+
+Commands import what they need when they run, so ``responder incidents list`` does not
+pay for loading the Kubernetes client that ``responder worker`` needs.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from typing import Any
 
 import click
 
-from responder.config.loader import default_directory, load_config
+from responder.config.loader import default_directory
 from responder.errors import ConfigError
 
 API_URL = "http://127.0.0.1:8080"
@@ -45,10 +49,11 @@ def main() -> None:
 def check(config: str | None) -> None:
     """Validate the config offline; every error with file:line and key path."""
     from responder.notify import dispatch
+    from responder.runtime import load
 
     directory = _config_dir(config)
     try:
-        loaded = load_config(directory)
+        loaded = load(directory)
     except ConfigError as exc:
         for issue in exc.issues:
             click.echo(
@@ -75,10 +80,11 @@ def check(config: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def simulate(config: str | None, payload: Any, as_json: bool) -> None:
     """What PAYLOAD (an Alertmanager webhook JSON file) would do, without doing it."""
+    from responder.runtime import load
     from responder.simulate import plan_payload, render_text
 
     try:
-        loaded = load_config(_config_dir(config))
+        loaded = load(_config_dir(config))
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -126,13 +132,12 @@ def worker(config: str | None, burst: bool) -> None:
     if config:
         os.environ["RESPONDER_CONFIG_DIR"] = config
     try:
-        # Built here, in the parent: RQ forks a job horse per job and each inherits it ready,
-        # instead of parsing the config again for every step.
+        # Built once, before the first job: every job of this process uses it.
         current = rt.current()
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    worker_mod.run(current.redis, current.keys, burst=burst)
+    worker_mod.run(current, burst=burst)
 
 
 @main.command()

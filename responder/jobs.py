@@ -1,45 +1,61 @@
-"""RQ job entry points. Thin: each builds the worker's runtime and calls the domain code."""
+"""RQ job entry points, named by dotted path in :class:`responder.scheduling.JobSpec`.
+
+Thin: each takes this worker's runtime and calls the domain code.
+"""
 
 from __future__ import annotations
 
+import logging
+from types import TracebackType
 from typing import Any
 
+from redis import Redis
+from rq.job import Job
+
 from responder import runtime
+from responder.errors import IncidentNotFound
+from responder.escalation import paging, timers
+from responder.incidents import intake, lifecycle, silencing
+from responder.notify.base import Approval
+from responder.playbooks import approval, steps
+from responder.store import incidents as store
+
+log = logging.getLogger(__name__)
+
+SLACK_SILENCE = 3600.0
+"""Seconds the Slack "Silence 1h" button silences for."""
 
 
 def process_batch(batch_id: str) -> dict[str, int]:
     """Apply the alerts of one accepted webhook request."""
-    from responder.incidents import service
-
-    return service.process_batch(runtime.current(), batch_id)
+    return intake.process_batch(runtime.current(), batch_id)
 
 
 def execute_step(run_id: str, index: int) -> str:
     """Run one playbook step."""
-    from responder.playbooks import runner
+    return steps.execute_step(runtime.current(), run_id, index)
 
-    return runner.execute_step(runtime.current(), run_id, index)
+
+def step_job_failed(
+    job: Job, connection: Redis, exc_type: type[BaseException], exc: BaseException, tb: TracebackType
+) -> None:
+    """RQ's failure callback for step jobs: once RQ will not run the job again, fail the run."""
+    if job.retries_left:
+        return  # RQ runs it again after its backoff
+    run_id, index = job.args
+    steps.job_failed(runtime.current(), run_id, index, f"{exc_type.__name__}: {exc}")
 
 
 def escalate(incident_id: str, level: int, token: str, due_at: float | None = None) -> str:
     """An escalation timer firing."""
-    from responder.escalation import timers
-
     return timers.fire(runtime.current(), incident_id, level, token, due_at)
 
 
 def paging_update(incident_id: str, kind: str, by: str | None) -> list[dict[str, Any]]:
     """After ack or resolve: edit Slack, acknowledge or resolve PagerDuty, send the email update."""
-    from responder.escalation import paging
-    from responder.store import incidents
-
     rt = runtime.current()
-    incident = incidents.get(rt.redis, rt.keys, incident_id)
-    return paging.update(rt.redis, rt.keys, rt.config, incident, "ack" if kind == "ack" else "resolve", by)
-
-
-SLACK_SILENCE = 3600.0
-"""Seconds the Slack "Silence 1h" button silences for."""
+    incident = store.get(rt.redis, rt.keys, incident_id)
+    return paging.update(rt, incident, "ack" if kind == "ack" else "resolve", by)
 
 
 def slack_action(action_id: str, value: str, user: str) -> str:
@@ -48,21 +64,20 @@ def slack_action(action_id: str, value: str, user: str) -> str:
     A second click changes nothing more: ack and resolve only move forward, a silence is
     claimed once per incident, and an approval only approves a step still waiting.
     """
-    from responder.actions import alertmanager
-    from responder.incidents import service
-    from responder.notify.slack_interactions import SlackAction
-    from responder.playbooks import runner
-
     rt = runtime.current()
-    click = SlackAction(action_id=action_id, value=value, user_id=user, user_name=user)
-    if action_id == "ack":
-        return "acknowledged" if service.acknowledge(rt, value, by=user) else "unchanged"
-    if action_id == "resolve":
-        return "resolved" if service.resolve(rt, value, by=user, reason="resolved in Slack") else "unchanged"
-    if action_id == "silence_1h":
-        ids = alertmanager.silence_incident(rt.redis, rt.keys, value, SLACK_SILENCE, user)
-        return f"silenced {', '.join(ids)}" if ids else "unchanged"
-    if action_id == "approve" and click.approval is not None:
-        run_id, index = click.approval
-        return "approved" if runner.approve(rt, run_id, index, user) else "unchanged"
+    try:
+        if action_id == "ack":
+            return "acknowledged" if lifecycle.acknowledge(rt, value, by=user) else "unchanged"
+        if action_id == "resolve":
+            changed = lifecycle.resolve(rt, value, by=user, reason="resolved in Slack")
+            return "resolved" if changed else "unchanged"
+        if action_id == "silence_1h":
+            ids = silencing.silence_incident(rt, value, SLACK_SILENCE, user)
+            return f"silenced {', '.join(ids)}" if ids else "unchanged"
+        wanted = Approval.parse(value) if action_id == "approve" else None
+        if wanted is not None:
+            changed = approval.approve(rt, wanted.run_id, wanted.step_index, user)
+            return "approved" if changed else "unchanged"
+    except IncidentNotFound:
+        return "unknown incident"
     return f"ignored unknown action {action_id}"

@@ -8,6 +8,9 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from responder import runtime
+from responder.webhook.app import create_app
+
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(self, factory: Any, options: dict[str, Any]) -> None:
@@ -29,15 +32,10 @@ def serve_app(
     """Serve until stopped. Each gunicorn worker builds its own app (and Redis pool) after the fork."""
 
     def factory() -> Any:
-        from responder import runtime
-        from responder.webhook.app import create_app
-
         return create_app(runtime.build(config_dir), webhook_token=webhook_token, api_token=api_token)
 
     # Fail before forking if the config is bad: gunicorn would otherwise boot-loop its workers.
-    from responder.config.loader import load_config
-
-    load_config(config_dir)
+    runtime.load(config_dir)
     options = {
         "bind": bind,
         "workers": workers,

@@ -10,15 +10,18 @@ from responder.actions import registry
 from responder.config.durations import format_duration
 from responder.config.loader import LoadedConfig
 from responder.errors import TemplateError
-from responder.escalation.schedule import plan
+from responder.plan import Facts, Page, plan_alert, plan_resolution
 from responder.playbooks import templating
 from responder.redact import redact
-from responder.rules.routing import compile_rules, describe_group, incident_key, route
+from responder.routing.routes import compile_rules, route
 from responder.webhook.models import WebhookPayload
 
 
 def plan_payload(config: LoadedConfig, body: bytes) -> dict[str, Any]:
-    """Raises ValueError when ``body`` is not a version-4 webhook payload."""
+    """What ``body`` would do on a quiet system (nothing paused, no cooldown, budget unused).
+
+    Raises ValueError when ``body`` is not a version-4 webhook payload.
+    """
     try:
         payload = WebhookPayload.model_validate_json(body)
     except ValidationError as exc:
@@ -38,30 +41,39 @@ def plan_payload(config: LoadedConfig, body: bytes) -> dict[str, Any]:
             "rules": [],
         }
         for compiled in matched:
-            rule = compiled.rule
-            key = incident_key(rule, alert.labels, payload.groupKey)
-            severity = rule.severity or alert.labels.get("severity", "high")
+            plan = plan_alert(config, compiled.rule, alert.labels, payload.groupKey, Facts())
+            firing = alert.status == "firing"
+            automation = plan.automation if firing else plan_resolution(config, compiled.rule, Facts())
             incident = {
                 "id": "(new)",
-                "key": key,
-                "severity": severity,
-                "rule": rule.name,
+                "key": plan.incident_key,
+                "severity": plan.severity,
+                "rule": compiled.rule.name,
                 "status": "triggered",
             }
-            names = rule.playbooks if alert.status == "firing" else rule.on_resolved
-            item: dict[str, Any] = {
-                "rule": rule.name,
-                "incident_key": key,
-                "group": describe_group(rule, alert.labels, payload.groupKey),
-                "severity": severity,
-                "dry_run": rule.dry_run or config.responder.safety.dry_run,
-                "cooldown": format_duration(rule.cooldown),
-                "playbooks": [_playbook(config, name, data, incident) for name in names],
-                "escalation": _escalation(config, rule) if alert.status == "firing" else [],
-            }
-            entry["rules"].append(item)
+            entry["rules"].append(
+                {
+                    "rule": compiled.rule.name,
+                    "incident_key": plan.incident_key,
+                    "group": plan.group,
+                    "severity": plan.severity,
+                    "dry_run": automation.dry_run,
+                    "cooldown": format_duration(plan.cooldown),
+                    "playbooks": [_playbook(config, name, data, incident) for name in automation.playbooks],
+                    "escalation": [_page(page) for page in plan.pages] if firing else [],
+                }
+            )
         alerts.append(entry)
     return {"receiver": payload.receiver, "groupKey": payload.groupKey, "alerts": alerts}
+
+
+def _page(page: Page) -> dict[str, Any]:
+    return {
+        "level": page.level,
+        "at": format_duration(page.due_in),
+        "teams": list(page.teams),
+        "channels": list(page.channels),
+    }
 
 
 def _playbook(
@@ -92,21 +104,6 @@ def _playbook(
             out["requires_approval"] = True
         steps.append(out)
     return {"playbook": name, "steps": steps}
-
-
-def _escalation(config: LoadedConfig, rule: Any) -> list[dict[str, Any]]:
-    levels = config.responder.escalation_policies.get(rule.escalation.policy)
-    if not rule.notify or not levels:
-        return []
-    return [
-        {
-            "level": lv.number,
-            "at": format_duration(lv.due_in),
-            "teams": list(lv.teams),
-            "channels": list(rule.notify),
-        }
-        for lv in plan(levels, rule.escalation.after)
-    ]
 
 
 def render_text(result: dict[str, Any]) -> str:

@@ -107,8 +107,8 @@ def _loopback(bind: str) -> bool:
 
 
 def run_all(config_dir: Path, bind: str, data_dir: Path) -> int:
-    from responder.config.loader import load_config
     from responder.errors import ConfigError
+    from responder.runtime import load as load_config
 
     try:
         config = load_config(config_dir)

@@ -30,9 +30,11 @@ from rq.job import Job
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, SCHEDULER_LOCKING_KEY_TEMPLATE
 from rq.utils import now, utcparse
 
+from responder import jobs  # noqa: F401 - RQ would import the job functions on the first job; do it now
 from responder.actions import kubernetes
-from responder.config.loader import default_directory, load_config
 from responder.errors import ResponderError
+from responder.runtime import Runtime
+from responder.store import incidents
 from responder.store.codec import text
 from responder.store.keys import Keys
 
@@ -90,11 +92,9 @@ class ResponderWorker(SimpleWorker):
 
     def sweep_retention(self) -> None:
         """At most once an hour across all workers: delete resolved incidents past retention."""
-        from responder.store import incidents
-
         keys = self.responder_keys
         if self.connection.set(keys.retention_lock, 1, nx=True, ex=3600):
-            removed = incidents.sweep(self.connection, keys)
+            removed = incidents.sweep(self.connection, keys, time.time())
             if removed:
                 log.info("retention: removed %d resolved incidents older than 30 days", removed)
 
@@ -134,32 +134,17 @@ def build_worker(redis: Redis, keys: Keys, *, name: str | None = None) -> Respon
     return worker
 
 
-def run(redis: Redis, keys: Keys, *, burst: bool = False, with_scheduler: bool = True) -> bool:
-    worker = build_worker(redis, keys)
-    _load_kubernetes_client()
-    _preload()
+def run(runtime: Runtime, *, burst: bool = False, with_scheduler: bool = True) -> bool:
+    """Serve jobs until stopped (or, with ``burst``, until the queue is empty)."""
+    worker = build_worker(runtime.redis, runtime.keys)
+    _load_kubernetes_client(runtime)
     return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
 
 
-def _preload() -> None:
-    """Import what jobs use before the first job, so no alert waits for an import."""
-    import importlib
-
-    for name in (
-        "responder.incidents.service",
-        "responder.playbooks.runner",
-        "responder.escalation.timers",
-        "responder.escalation.paging",
-        "responder.notify.dispatch",
-        "responder.actions.registry",
-    ):
-        importlib.import_module(name)
-
-
-def _load_kubernetes_client() -> None:
-    """Load the Kubernetes credentials once, here: RQ forks a job horse per job, and each inherits them."""
+def _load_kubernetes_client(runtime: Runtime) -> None:
+    """Load the Kubernetes credentials once, before the first job, so no step waits for them."""
     try:
-        kubernetes.load_client(load_config(default_directory()).responder.kubernetes.context)
+        kubernetes.load_client(runtime.config.responder.kubernetes.context)
     except ResponderError as exc:  # no credentials: kubernetes.* steps fail with this message if they run
         log.info("Kubernetes client not loaded: %s", exc)
     except Exception:  # e.g. a malformed kubeconfig; steps that need it will report it

@@ -16,6 +16,7 @@ from responder import runtime as runtime_mod
 from responder.runtime import Runtime
 from responder.store.keys import Keys
 from responder.up import start_redis
+from tests.helpers import MovingClock
 
 TESTDATA = Path(__file__).parent / "testdata"
 
@@ -58,10 +59,24 @@ def config_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def runtime(redis_url: str, keys: Keys, config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Runtime:
-    """The runtime a worker in this process will use (jobs build theirs from the same environment)."""
+def runtime(
+    redis_url: str, keys: Keys, config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Runtime]:
+    """The runtime jobs run with in this process, on a clock the test moves (``tests.helpers.advance``).
+
+    Worker processes a test starts build their own from the same environment (and the wall clock).
+    """
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("RESPONDER_KEY_PREFIX", keys.prefix)
     monkeypatch.setenv("RESPONDER_CONFIG_DIR", str(config_dir))
+    yield timed_runtime()
     runtime_mod._current.clear()
-    return runtime_mod.current()
+
+
+def timed_runtime() -> Runtime:
+    """A runtime built from the environment, on a :class:`MovingClock`, installed for in-process jobs."""
+    clock = MovingClock()
+    built = runtime_mod.build()
+    built.clock, built.sleep = clock, clock.sleep
+    runtime_mod.install(built)
+    return built

@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from flask.testing import FlaskClient
 from rq import Queue, SimpleWorker
-from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from rq.registry import ScheduledJobRegistry
 
 from responder.runtime import Runtime
+from responder.store import incidents as store
 
 
 def alert(
@@ -58,47 +60,91 @@ def body(*alerts: dict[str, Any], **kwargs: Any) -> bytes:
     return json.dumps(payload(*alerts, **kwargs)).encode()
 
 
-def work_once(queue: Queue, scheduled: ScheduledJobRegistry) -> bool:
-    """Move due scheduled jobs to the queue (as RQ's scheduler does), then run a real RQ worker
-    in this process until the queue is empty. False when there was nothing to do."""
-    for job_id in scheduled.get_jobs_to_schedule(datetime.now(UTC).timestamp()):
+class InProcessWorker(SimpleWorker):
+    """RQ's SimpleWorker without its command channel (pub/sub), for burst runs inside tests.
+
+    A burst that ends within milliseconds of starting tears its pub/sub thread down before
+    Redis confirmed the subscription; redis-py's thread then waits out its 60 s poll before
+    it stops, and the test with it. Tests send no worker commands, so they need no channel.
+    """
+
+    def subscribe(self) -> None:
+        return None
+
+    def unsubscribe(self) -> None:
+        return None
+
+
+class MovingClock:
+    """The runtime's clock in tests: it starts at the wall time and moves only when the test moves it.
+
+    :func:`advance` and :func:`drain` move it to each job's due time before running the job,
+    and ``sleep`` (a timer job waiting out the last fraction of a second before its due
+    time) moves it too, so every time a test reads is exact and no test waits.
+    """
+
+    def __init__(self) -> None:
+        self.start = time.time()
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return self.start + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        self.offset += max(seconds, 0.0)
+
+
+def advance(runtime: Runtime, seconds: float) -> None:
+    """Let ``seconds`` pass on the runtime's :class:`MovingClock`, running every job that comes due
+    on the way, in due order, with a real RQ worker in this process (as RQ's scheduler would)."""
+    end = _moving(runtime)() + seconds
+    _run_due(runtime, end)
+    runtime.clock.offset += max(end - runtime.clock(), 0.0)  # type: ignore[attr-defined]
+    _run_due(runtime, end)
+
+
+def _moving(runtime: Runtime) -> MovingClock:
+    clock = runtime.clock
+    assert isinstance(clock, MovingClock), "this helper needs the runtime fixture's MovingClock"
+    return clock
+
+
+def _run_due(runtime: Runtime, until: float) -> None:
+    """Run what is queued, then jump the clock to each scheduled job due by ``until`` and run it."""
+    clock = _moving(runtime)
+    queue = Queue(runtime.keys.queue_name, connection=runtime.redis)
+    scheduled = ScheduledJobRegistry(queue=queue)
+    while True:
+        while work_once(queue, scheduled, clock()):
+            pass
+        upcoming = runtime.redis.zrange(scheduled.key, 0, 0, withscores=True)
+        if not upcoming or upcoming[0][1] > until:
+            return
+        clock.offset += max(upcoming[0][1] - clock(), 0.0)
+
+
+def work_once(queue: Queue, scheduled: ScheduledJobRegistry, now: float | None = None) -> bool:
+    """Move jobs due by ``now`` (default: the wall clock) to the queue, as RQ's scheduler does, then run
+    a real RQ worker in this process until the queue is empty. False when there was nothing to do."""
+    now = datetime.now(UTC).timestamp() if now is None else now
+    for job_id in scheduled.get_jobs_to_schedule(now):
         job = queue.fetch_job(job_id)
         scheduled.remove(job_id)
         if job is not None:
             queue._enqueue_job(job)
     if not queue.count:
         return False
-    SimpleWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
+    InProcessWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
     return True
 
 
-def drain(runtime: Runtime, timeout: float = 30.0, settle: float = 0.0) -> None:
-    """Run a real RQ worker (in this process) until no job is queued, running or scheduled.
+def drain(runtime: Runtime, timeout: float = 30.0) -> None:
+    """Run every job that is queued or comes due within ``timeout`` seconds, in due order.
 
-    Scheduled jobs (retries with backoff, escalation timers) are moved to the queue when
-    due, as the RQ scheduler would, so a test waits for them in real time.
+    The clock jumps to each due job (retries with backoff, short timers) instead of waiting
+    for it; jobs due later (the next escalation levels) stay scheduled.
     """
-    queue = Queue(runtime.keys.queue_name, connection=runtime.redis)
-    scheduled = ScheduledJobRegistry(queue=queue)
-    started = StartedJobRegistry(queue=queue)
-    deadline = time.monotonic() + timeout
-    quiet_since: float | None = None
-    while time.monotonic() < deadline:
-        if work_once(queue, scheduled):
-            quiet_since = None
-            continue
-        # Jobs scheduled beyond the deadline (later escalation levels) do not keep us waiting.
-        due_soon = scheduled.get_jobs_to_schedule(
-            datetime.now(UTC).timestamp() + max(deadline - time.monotonic(), 0)
-        )
-        if not due_soon and started.count == 0:
-            quiet_since = quiet_since or time.monotonic()
-            if time.monotonic() - quiet_since >= settle:
-                return
-        time.sleep(0.05)
-    raise AssertionError(
-        f"queue did not drain in {timeout}s: {queue.count} queued, {scheduled.count} scheduled"
-    )
+    _run_due(runtime, _moving(runtime)() + timeout)
 
 
 def descendants(pid: int) -> list[int]:
@@ -151,3 +197,44 @@ def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
             return value
         time.sleep(0.25)
     raise AssertionError(f"not true within {timeout}s: {check.__doc__ or check}")
+
+
+def incidents_of(runtime: Runtime) -> list[dict[str, Any]]:
+    """Every incident as the API shows it, newest first."""
+    return [i.public() for i in store.listing(runtime.redis, runtime.keys)]
+
+
+def incident_of(runtime: Runtime, incident_id: str) -> dict[str, Any]:
+    """One incident as the API shows it."""
+    return store.get(runtime.redis, runtime.keys, incident_id).public()
+
+
+def timeline_of(runtime: Runtime, incident_id: str) -> list[dict[str, Any]]:
+    """An incident's timeline as the API shows it."""
+    return [e.public() for e in store.timeline(runtime.redis, runtime.keys, incident_id)]
+
+
+def open_incident(
+    client: FlaskClient, runtime: Runtime, name: str = "Paged", **labels: str
+) -> tuple[str, float]:
+    """Post a firing alert and run what it starts; returns the new incident's id and when it opened."""
+    before = {i.id for i in store.listing(runtime.redis, runtime.keys)}
+    response = client.post("/webhook/alertmanager", data=body(alert(name, **labels)))
+    assert response.status_code == 200, response.get_json()
+    advance(runtime, 0)
+    [incident] = [i for i in store.listing(runtime.redis, runtime.keys) if i.id not in before]
+    return incident.id, incident.created_at
+
+
+def events(runtime: Runtime, incident_id: str, kind: str) -> list[dict[str, Any]]:
+    """The ``kind`` entries of an incident's timeline, as the API shows them."""
+    return [e for e in timeline_of(runtime, incident_id) if e["kind"] == kind]
+
+
+def levels(runtime: Runtime, incident_id: str) -> list[tuple[int, float]]:
+    """(level, when it was paged) for every ``escalation.level`` entry of the timeline."""
+    return [
+        (e.details["level"], e.at)
+        for e in store.timeline(runtime.redis, runtime.keys, incident_id)
+        if e.kind == "escalation.level"
+    ]

@@ -1,17 +1,17 @@
 """``alertmanager.silence``: silence an incident's alerts through Alertmanager's v2 API.
 
-Used by playbooks and by the Slack "Silence 1h" button (:func:`silence`). The silence
-matches the alert's labels exactly unless the step gives its own ``matchers``, runs
-from now for ``duration`` and is created by ``alert-responder``.
+:func:`silence` is the API call, used by the action and by the "Silence 1h" button
+(:mod:`responder.incidents.silencing`). The silence matches the alert's labels exactly
+unless the step gives its own ``matchers``, runs from now for ``duration`` and is created
+by ``alert-responder``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 from pydantic import Field, field_validator
@@ -20,13 +20,7 @@ from responder.actions.base import Action, ActionContext, Outcome, Params
 from responder.config.durations import Duration, format_duration
 from responder.errors import ActionError, MatcherError
 from responder.notify.base import is_retryable_status, truncate
-from responder.rules.matchers import Matcher, MatchType, parse_matcher
-from responder.store import incidents as store
-
-if TYPE_CHECKING:
-    from redis import Redis
-
-    from responder.store.keys import Keys
+from responder.routing.matchers import Matcher, MatchType, parse_matcher
 
 CREATED_BY = "alert-responder"
 TIMEOUT = 10.0
@@ -145,10 +139,10 @@ def describe(matchers: list[dict[str, Any]]) -> str:
 
 
 def silence_action(params: SilenceParams, ctx: ActionContext) -> Outcome:
-    labels = ctx.alert.get("labels") or ctx.incident.get("labels") or {}
+    labels = ctx.alert.labels or ctx.incident.labels
     matchers = api_matchers(params.matchers, labels)
     length = format_duration(params.duration)
-    comment = params.comment or f"alert-responder incident {ctx.incident.get('id', '')}".strip()
+    comment = params.comment or f"alert-responder incident {ctx.incident.id}"
     details: dict[str, Any] = {"matchers": matchers, "duration": length, "comment": comment}
     if ctx.dry_run:
         return Outcome(f"would silence {describe(matchers)} for {length}", details)
@@ -162,49 +156,3 @@ def silence_action(params: SilenceParams, ctx: ActionContext) -> Outcome:
 ACTIONS: list[Action[Any]] = [
     Action("alertmanager.silence", SilenceParams, silence_action, "Silence the alert in Alertmanager."),
 ]
-
-
-SILENCE_CLAIM_TTL = 3600
-"""Seconds a Slack "Silence 1h" click stays the incident's only one (double clicks change nothing)."""
-
-
-def silence_incident(
-    redis: Redis, keys: Keys, incident_id: str, duration: float, by: str, *, url: str | None = None
-) -> list[str]:
-    """Silence every alert of an incident (one silence per alert) and record it in the timeline.
-
-    Returns the new silence ids; an empty list when the incident was already silenced this
-    way within the last ``SILENCE_CLAIM_TTL`` seconds (a double click).
-
-    Raises:
-        IncidentNotFound: no such incident.
-        ActionError: Alertmanager refused or could not be reached (the click can be retried).
-    """
-    incident = store.get(redis, keys, incident_id)
-    claim = f"{keys.incident(incident_id)}:silence"
-    if not redis.set(claim, by, nx=True, ex=max(int(duration), SILENCE_CLAIM_TTL)):
-        return []
-    alerts = [json.loads(raw) for raw in redis.hvals(keys.incident_alerts(incident_id))]
-    firing = [a for a in alerts if a.get("status") != "resolved"] or alerts
-    label_sets = [a.get("labels") or {} for a in firing] or [incident.get("labels") or {}]
-    length = format_duration(duration)
-    comment = f"{by} via Slack: incident {incident_id} ({incident.get('title', '')})"
-    ids: list[str] = []
-    try:
-        for labels in label_sets:
-            ids.append(silence(api_matchers(None, labels), duration, comment, url=url))
-    except ActionError as exc:
-        redis.delete(claim)
-        store.add_event(redis, keys, incident_id, "silence.failed", f"silence by {by} failed: {exc}", by=by)
-        raise
-    store.add_event(
-        redis,
-        keys,
-        incident_id,
-        "silence.created",
-        f"silenced for {length} by {by}: {', '.join(ids)}",
-        by=by,
-        silence_ids=ids,
-        duration=length,
-    )
-    return ids

@@ -9,9 +9,9 @@ and returns what it *would* do.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,6 +20,18 @@ if TYPE_CHECKING:
 
     from responder.config.loader import LoadedConfig
     from responder.store.keys import Keys
+    from responder.store.records import Alert, Incident
+
+
+class People(Protocol):
+    """How an action tells the incident's people something (the ``notify`` action).
+
+    Provided by the layer that runs steps, so actions never import escalation or channels.
+    """
+
+    def note(self, text: str, channels: Sequence[str] | None) -> list[dict[str, Any]]:
+        """Tell everyone paged so far; one record per delivery (see :mod:`responder.notify.dispatch`)."""
+        ...
 
 
 class Params(BaseModel):
@@ -46,11 +58,12 @@ class ActionContext:
     redis: Redis
     keys: Keys
     config: LoadedConfig
-    incident: dict[str, Any]
-    """The incident record: ``id``, ``key``, ``rule``, ``severity``, ``status``..."""
-    alert: dict[str, Any]
-    """The alert that started the run, as Alertmanager sent it."""
+    incident: Incident
+    alert: Alert
+    """The alert the run acts for."""
+    people: People
     dry_run: bool = False
+    """Decided once per step by the runner (global or per-rule dry run): actions only obey it."""
     timeout: float = 60.0
     """The step's timeout in seconds; waiting actions bound themselves by it."""
     run_id: str = ""

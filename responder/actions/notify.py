@@ -17,11 +17,9 @@ class NotifyParams(Params):
 
 
 def notify(params: NotifyParams, ctx: ActionContext) -> Outcome:
-    from responder.escalation import paging  # late: paging imports the channel clients
-
     if ctx.dry_run:
         return Outcome(f"would notify: {params.message}", {"message": params.message})
-    records = paging.note(ctx.redis, ctx.keys, ctx.config, ctx.incident, params.message, params.channels)
+    records = ctx.people.note(params.message, params.channels)
     return Outcome(f"notified: {params.message}", {"message": params.message, "deliveries": records})
 
 

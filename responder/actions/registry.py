@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from responder.actions import alertmanager, flags, http, kubernetes, notify, ratelimit
 from responder.actions.base import Action
 
@@ -12,6 +14,9 @@ ACTIONS: dict[str, Action[Any]] = {
     for module in (flags, ratelimit, http, notify, alertmanager, kubernetes)
     for action in module.ACTIONS
 }
+
+CATALOG: dict[str, type[BaseModel]] = {name: action.params for name, action in ACTIONS.items()}
+"""Action name -> params model: what ``responder check`` validates steps against."""
 
 
 def get(name: str) -> Action[Any] | None:

@@ -11,19 +11,38 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from responder.config.models import Playbook, ResponderConfig, Rule
+from responder.config.references import ActionCatalog, check_references
 from responder.config.yamlfile import Loc, SourceFile, load_yaml
 from responder.errors import ConfigError, ConfigIssue
 
 
 @dataclass(frozen=True)
 class LoadedConfig:
-    """A whole config directory, loaded and cross-checked."""
+    """A whole config directory, loaded and cross-checked, with the lookups the rest of the code needs."""
 
     directory: Path
     responder: ResponderConfig
     rules: list[Rule]
     playbooks: dict[str, Playbook]
     warnings: list[str] = field(default_factory=list)
+
+    def rule(self, name: str) -> Rule | None:
+        return next((r for r in self.rules if r.name == name), None)
+
+    def levels(self, rule: Rule) -> list[list[str]]:
+        """The teams of each escalation level of ``rule``'s policy; none when the rule pages nobody."""
+        if not rule.notify:
+            return []
+        return self.responder.escalation_policies.get(rule.escalation.policy) or []
+
+    def dry_run(self, rule: Rule | None = None) -> bool:
+        """Whether actions only record what they would do: globally, or for ``rule``."""
+        return self.responder.safety.dry_run or (rule is not None and rule.dry_run)
+
+    def incident_url(self, incident_id: str) -> str | None:
+        """Where people open an incident (from ``public_url``), for links in pages."""
+        base = self.responder.public_url
+        return f"{base.rstrip('/')}/api/incidents/{incident_id}" if base else None
 
 
 def default_directory() -> Path:
@@ -39,8 +58,11 @@ def default_directory() -> Path:
 EMBEDDED_DEFAULTS = Path(__file__).resolve().parent.parent / "defaults"
 
 
-def load_config(directory: Path | str, env: Mapping[str, str] | None = None) -> LoadedConfig:
-    """Load and cross-check ``directory``.
+def load_config(
+    directory: Path | str, actions: ActionCatalog, env: Mapping[str, str] | None = None
+) -> LoadedConfig:
+    """Load and cross-check ``directory``; ``actions`` maps action names to their params models
+    (:data:`responder.actions.registry.CATALOG`), so steps are checked against them.
 
     Raises:
         ConfigError: with every issue found, each with file, line and key path.
@@ -129,6 +151,7 @@ def load_config(directory: Path | str, env: Mapping[str, str] | None = None) -> 
     config = LoadedConfig(directory, responder, rules, playbooks, warnings)
     issues += check_references(
         config,
+        actions,
         main_source,
         rule_sources,
         playbook_sources,
@@ -179,6 +202,3 @@ def _message(err: Any) -> str:
     if isinstance(value, str | int | float | bool) and kind not in ("value_error",):
         return f"{msg} (got {value!r})"
     return msg
-
-
-from responder.config.references import check_references  # noqa: E402 - cycle: references needs LoadedConfig

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from responder.actions import registry
 from responder.config.yamlfile import SourceFile
 from responder.errors import ConfigIssue, MatcherError
 from responder.playbooks import templating
-from responder.rules.matchers import parse_matcher
+from responder.routing.matchers import parse_matcher
 
 if TYPE_CHECKING:
     from responder.config.loader import LoadedConfig
     from responder.config.models import Playbook, Rule
 
+ActionCatalog = Mapping[str, type[BaseModel]]
+"""Action name -> its params model. Passed in by the caller: actions sit above config."""
+
 
 def check_references(
     config: LoadedConfig,
+    actions: ActionCatalog,
     main: SourceFile | None,
     rules: list[tuple[Rule, SourceFile, int]],
     playbooks: dict[str, SourceFile],
@@ -78,19 +82,19 @@ def check_references(
             )
 
     for name, playbook in config.playbooks.items():
-        issues += _check_playbook(config, playbook, playbooks[name], names_known)
+        issues += _check_playbook(config, actions, playbook, playbooks[name], names_known)
     return issues
 
 
 def _check_playbook(
-    config: LoadedConfig, playbook: Playbook, source: SourceFile, names_known: bool
+    config: LoadedConfig, actions: ActionCatalog, playbook: Playbook, source: SourceFile, names_known: bool
 ) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     for index, step in enumerate(playbook.steps):
         base: tuple[str | int, ...] = ("steps", index)
-        action = registry.get(step.action)
-        if action is None:
-            known = ", ".join(sorted(registry.ACTIONS))
+        params = actions.get(step.action)
+        if params is None:
+            known = ", ".join(sorted(actions))
             issues.append(source.issue((*base, "action"), f'unknown action "{step.action}" (known: {known})'))
             continue
         for loc, text in _strings(step.with_, (*base, "with")):
@@ -102,14 +106,14 @@ def _check_playbook(
             if error:
                 issues.append(source.issue((*base, "when"), error))
         try:
-            action.params.model_validate(step.with_)
+            params.model_validate(step.with_)
         except ValidationError as exc:
             for err in exc.errors():
                 if templating.is_template(err.get("input")):
                     continue  # a templated value is checked when it is rendered
                 loc = tuple(p for p in err["loc"] if isinstance(p, int | str))
                 if err["type"] == "extra_forbidden":
-                    known = ", ".join(f.alias or n for n, f in action.params.model_fields.items())
+                    known = ", ".join(f.alias or n for n, f in params.model_fields.items())
                     message = f'unknown parameter "{loc[-1]}" for action {step.action} (known: {known})'
                 elif err["type"] == "missing":
                     message = f'missing parameter "{loc[-1]}" for action {step.action}'

@@ -1,4 +1,9 @@
-"""Telling people: a level's page, a note, an ack or resolve update. Used by jobs, never by views."""
+"""Telling people: a level's page, a note, an ack or resolve update. Runs in workers, never in views.
+
+Every function builds one :class:`responder.notify.base.Message`, hands it to
+:func:`responder.notify.dispatch.notify` for the rule's channels and the right teams, and
+records what happened in the incident's timeline.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from responder.escalation.schedule import paged_teams, teams_for
+from responder.notify import dispatch
+from responder.notify.base import Approval, Kind, Message
 from responder.store import incidents as store
+from responder.store.records import Event, Incident
 
 if TYPE_CHECKING:
     from redis import Redis
 
-    from responder.config.loader import LoadedConfig
-    from responder.config.models import Rule
-    from responder.notify.base import Approval, Kind
+    from responder.runtime import Runtime
     from responder.store.keys import Keys
 
 log = logging.getLogger(__name__)
-
-
-def rule_of(config: LoadedConfig, incident: dict[str, Any]) -> Rule | None:
-    return next((r for r in config.rules if r.name == incident.get("rule")), None)
 
 
 def reached_level(redis: Redis, keys: Keys, incident_id: str) -> int:
@@ -30,22 +32,17 @@ def reached_level(redis: Redis, keys: Keys, incident_id: str) -> int:
 
 
 def _send(
-    redis: Redis,
-    keys: Keys,
-    config: LoadedConfig,
-    incident: dict[str, Any],
+    rt: Runtime,
+    incident: Incident,
     kind: Kind,
     text: str,
-    teams: tuple[str, ...],
-    channels: list[str],
+    teams: Sequence[str],
+    channels: Sequence[str],
     *,
     level: int = 1,
     by: str | None = None,
     approval: Approval | None = None,
 ) -> list[dict[str, Any]]:
-    from responder.notify import dispatch
-    from responder.notify.base import Message
-
     if not channels or not teams:
         return []
     message = Message(
@@ -54,43 +51,32 @@ def _send(
         text=text,
         level=level,
         by=by,
-        links=links(config, incident),
+        incident_url=rt.config.incident_url(incident.id),
         approval=approval,
     )
-    return dispatch.notify(redis, keys, config, message, list(teams), channels)
+    return dispatch.notify(rt.redis, rt.keys, rt.config, message, list(teams), list(channels))
 
 
-def links(config: LoadedConfig, incident: dict[str, Any]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    if incident.get("generator_url"):
-        out["alert"] = str(incident["generator_url"])
-    if config.responder.public_url:
-        out["incident"] = f"{config.responder.public_url.rstrip('/')}/api/incidents/{incident['id']}"
-    return out
-
-
-def page_level(
-    redis: Redis, keys: Keys, config: LoadedConfig, incident: dict[str, Any], level: int, reason: str
-) -> list[dict[str, Any]]:
+def page_level(rt: Runtime, incident: Incident, level: int, reason: str) -> list[dict[str, Any]]:
     """Page the teams of ``level`` on the rule's channels and record it in the timeline."""
-    rule = rule_of(config, incident)
-    if rule is None or not rule.notify:
-        return []
-    levels = config.responder.escalation_policies.get(rule.escalation.policy)
-    if not levels:
+    rule = rt.config.rule(incident.rule)
+    levels = rt.config.levels(rule) if rule is not None else []
+    if rule is None or not levels:
         return []
     teams = teams_for(levels, level)
     kind: Kind = "open" if level == 1 else "escalate"
-    records = _send(redis, keys, config, incident, kind, reason, teams, list(rule.notify), level=level)
+    records = _send(rt, incident, kind, reason, teams, rule.notify, level=level)
     store.add_event(
-        redis,
-        keys,
-        incident["id"],
-        "escalation.level",
-        f"{_level_name(level, len(levels))}: paged {', '.join(teams)} via {', '.join(rule.notify)}"
-        f" ({reason})",
-        level=level,
-        deliveries=records,
+        rt.redis,
+        rt.keys,
+        incident.id,
+        Event(
+            rt.clock(),
+            "escalation.level",
+            f"{_level_name(level, len(levels))}: paged {', '.join(teams)} via {', '.join(rule.notify)}"
+            f" ({reason})",
+            {"level": level, "deliveries": records},
+        ),
     )
     return records
 
@@ -100,11 +86,18 @@ def _level_name(level: int, count: int) -> str:
     return f"level {level}" if level <= count else f"level {count} again (repeat {level - count})"
 
 
+def told_so_far(rt: Runtime, incident: Incident) -> tuple[str, ...]:
+    """Every team paged so far for ``incident`` (at least level 1's)."""
+    rule = rt.config.rule(incident.rule)
+    levels = rt.config.levels(rule) if rule is not None else []
+    if not levels:
+        return ()
+    return paged_teams(levels, reached_level(rt.redis, rt.keys, incident.id))
+
+
 def note(
-    redis: Redis,
-    keys: Keys,
-    config: LoadedConfig,
-    incident: dict[str, Any],
+    rt: Runtime,
+    incident: Incident,
     text: str,
     channels: Sequence[str] | None = None,
     approval: Approval | None = None,
@@ -113,35 +106,27 @@ def note(
 
     ``approval`` puts an Approve button for that waiting step under the note in Slack.
     """
-    rule = rule_of(config, incident)
+    rule = rt.config.rule(incident.rule)
     if rule is None:
         return []
-    levels = config.responder.escalation_policies.get(rule.escalation.policy) or [[]]
-    teams = paged_teams(levels, reached_level(redis, keys, incident["id"]))
-    return _send(
-        redis, keys, config, incident, "note", text, teams, list(channels or rule.notify), approval=approval
-    )
+    teams = told_so_far(rt, incident)
+    return _send(rt, incident, "note", text, teams, channels or rule.notify, approval=approval)
 
 
-def update(
-    redis: Redis, keys: Keys, config: LoadedConfig, incident: dict[str, Any], kind: Kind, by: str | None
-) -> list[dict[str, Any]]:
+def update(rt: Runtime, incident: Incident, kind: Kind, by: str | None) -> list[dict[str, Any]]:
     """After ack or resolve: edit the Slack message, acknowledge/resolve PagerDuty, email."""
-    rule = rule_of(config, incident)
-    if rule is None or not rule.notify:
+    rule = rt.config.rule(incident.rule)
+    if rule is None:
         return []
-    levels = config.responder.escalation_policies.get(rule.escalation.policy) or [[]]
-    teams = paged_teams(levels, reached_level(redis, keys, incident["id"]))
+    teams = told_so_far(rt, incident)
     verb = "acknowledged" if kind == "ack" else "resolved"
     text = f"{verb} by {by}" if by else verb
-    records = _send(redis, keys, config, incident, kind, text, teams, list(rule.notify), by=by)
+    records = _send(rt, incident, kind, text, teams, rule.notify, by=by)
     if records:
         store.add_event(
-            redis,
-            keys,
-            incident["id"],
-            f"notify.{kind}",
-            f"told {', '.join(teams)}: {text}",
-            deliveries=records,
+            rt.redis,
+            rt.keys,
+            incident.id,
+            Event(rt.clock(), f"notify.{kind}", f"told {', '.join(teams)}: {text}", {"deliveries": records}),
         )
     return records

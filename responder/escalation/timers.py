@@ -1,4 +1,4 @@
-"""Escalation timers as RQ scheduled jobs, voided by a token.
+"""Escalation timers: one scheduled job per level, voided by a token.
 
 Opening an incident stores a fresh token and schedules one job per level. Ack and
 resolve replace the token, so a timer that fires afterwards finds a different token
@@ -7,20 +7,17 @@ and does nothing: no one is paged after an ack, even if the job was already queu
 
 from __future__ import annotations
 
-import math
-import time
-import uuid
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from redis import WatchError
-from rq import Queue
 
+from responder.config.durations import format_duration
 from responder.escalation import paging
 from responder.escalation.schedule import plan
+from responder.scheduling import DAY, JobSpec
 from responder.store import incidents as store
 from responder.store.codec import text
-from responder.store.incidents import Status
+from responder.store.records import Incident, IncidentStatus
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -32,52 +29,46 @@ if TYPE_CHECKING:
 
 ESCALATE = "responder.jobs.escalate"
 VOID = "void"
+EARLY_WAIT = 1.5
+"""The longest a timer job waits for its exact due time (RQ hands it over < 1 s early)."""
 
 
-def start(
-    pipe: Pipeline,
-    queue: Queue,
-    keys: Keys,
-    incident_id: str,
-    rule: Rule,
-    levels: list[list[str]],
-    opened_at: float,
-) -> None:
+def _timer(rt: Runtime, incident_id: str, level: int, token: str, due_at: float | None) -> JobSpec:
+    return JobSpec(
+        ESCALATE,
+        (incident_id, level, token, due_at),
+        job_id=f"{rt.keys.prefix}-esc-{incident_id}-{level}",
+        result_ttl=600,
+        failure_ttl=DAY,
+        description=f"escalation of incident {incident_id} to level {level}",
+    )
+
+
+def start(pipe: Pipeline, rt: Runtime, incident_id: str, rule: Rule, opened_at: float) -> None:
     """Queue level 1 now and schedule the later levels (in the caller's transaction)."""
-    token = uuid.uuid4().hex
-    pipe.hset(keys.escalation(incident_id), mapping={"token": token, "level": 0})
-    for level in plan(levels, rule.escalation.after):
-        job_id = f"{keys.prefix}-esc-{incident_id}-{level.number}"
+    token = rt.new_id(32)
+    pipe.hset(rt.keys.escalation(incident_id), mapping={"token": token, "level": 0})
+    for level in plan(rt.config.levels(rule), rule.escalation.after):
         if level.due_in <= 0:
-            queue.enqueue_call(
-                ESCALATE,
-                args=(incident_id, level.number, token),
-                job_id=job_id,
-                pipeline=pipe,
-                result_ttl=600,
-                failure_ttl=86400,
-            )
+            rt.scheduler.enqueue(_timer(rt, incident_id, level.number, token, None), pipeline=pipe)
         else:
             due_at = opened_at + level.due_in
-            job = queue.create_job(
-                ESCALATE,
-                args=(incident_id, level.number, token, due_at),
-                job_id=job_id,
-                result_ttl=600,
-                failure_ttl=86400,
-            )
-            queue.schedule_job(job, _schedule_time(due_at), pipeline=pipe)
+            spec = _timer(rt, incident_id, level.number, token, due_at)
+            rt.scheduler.enqueue_at(spec, due_at, pipeline=pipe)
 
 
 def void(pipe: Pipeline, keys: Keys, incident_id: str) -> None:
     pipe.hset(keys.escalation(incident_id), "token", VOID)
 
 
-def claim(redis: Redis, keys: Keys, incident_id: str, level: int, token: str | None) -> dict[str, Any] | None:
+def claim(
+    redis: Redis, keys: Keys, incident_id: str, level: int, token: str | None
+) -> tuple[Incident, int] | None:
     """Atomically move the incident to ``level`` if it is still ours to page.
 
     ``token`` None means "escalate now" (a failed step): any live token will do and the
-    level is the next one. Returns the incident, or None when the page must not happen.
+    level is the next one. Returns the incident and the level to page, or None when the
+    page must not happen (acknowledged, resolved, voided, or already past that level).
     """
     esc_key = keys.escalation(incident_id)
     inc_key = keys.incident(incident_id)
@@ -85,13 +76,13 @@ def claim(redis: Redis, keys: Keys, incident_id: str, level: int, token: str | N
         while True:
             try:
                 pipe.watch(esc_key, inc_key)
-                current = pipe.hgetall(esc_key)
-                status = pipe.hget(inc_key, "status")
-                live = text(current.get(b"token", b""))
-                reached = int(current.get(b"level", b"0"))
-                if status != Status.TRIGGERED.value.encode() or not live or live == VOID:
+                current = {text(k): text(v) for k, v in pipe.hgetall(esc_key).items()}
+                incident = store.find(pipe, keys, incident_id)
+                live = current.get("token", "")
+                reached = int(current.get("level", "0"))
+                if incident is None or incident.status != IncidentStatus.TRIGGERED:
                     return None
-                if token is not None and live != token:
+                if not live or live == VOID or (token is not None and live != token):
                     return None
                 target = reached + 1 if token is None else level
                 if target <= reached:
@@ -99,73 +90,42 @@ def claim(redis: Redis, keys: Keys, incident_id: str, level: int, token: str | N
                 pipe.multi()
                 pipe.hset(esc_key, "level", target)
                 pipe.execute()
-                incident = store.get(redis, keys, incident_id)
-                incident["level"] = target
-                return incident
+                return incident, target
             except WatchError:
                 continue
 
 
-def _schedule_time(due_at: float) -> datetime:
-    """When to hand a timer to RQ: the whole second at or before ``due_at``.
-
-    RQ keeps due times in whole seconds and its scheduler looks once a second, so a
-    timer reaches a worker between ``floor(due_at)`` and about a second after; the job
-    then waits out whatever is left (:data:`EARLY_WAIT`), so a page is never early and
-    at most about a second late. Rounding up instead made pages up to two seconds late.
-    """
-    return datetime.fromtimestamp(math.floor(due_at), UTC)
-
-
-EARLY_WAIT = 1.5
-"""The longest a timer job waits for its exact due time (it can only be early by < 1 s)."""
-
-
-def fire(runtime: Runtime, incident_id: str, level: int, token: str, due_at: float | None = None) -> str:
+def fire(rt: Runtime, incident_id: str, level: int, token: str, due_at: float | None = None) -> str:
     """The job a timer runs: page the level unless the incident was acked, resolved or already past it."""
     if due_at is not None:
-        early = due_at - runtime.clock()
+        early = due_at - rt.clock()
         if early > 0:
-            time.sleep(min(early, EARLY_WAIT))
-    incident = claim(runtime.redis, runtime.keys, incident_id, level, token)
-    if incident is None:
+            rt.sleep(min(early, EARLY_WAIT))
+    claimed = claim(rt.redis, rt.keys, incident_id, level, token)
+    if claimed is None:
         return "void"
-    reason = "incident opened" if level == 1 else f"not acknowledged after {_elapsed(runtime, incident)}"
-    paging.page_level(runtime.redis, runtime.keys, runtime.config, incident, level, reason)
-    _maybe_repeat(runtime, incident, level, token)
+    incident, level = claimed
+    elapsed = format_duration(round(rt.clock() - incident.created_at))
+    reason = "incident opened" if level == 1 else f"not acknowledged after {elapsed}"
+    paging.page_level(rt, incident, level, reason)
+    _maybe_repeat(rt, incident, level, token)
     return f"paged level {level}"
 
 
-def escalate_now(runtime: Runtime, incident_id: str, reason: str) -> int | None:
+def escalate_now(rt: Runtime, incident_id: str, reason: str) -> int | None:
     """Jump to the next level at once (a playbook step failed, the action budget ran out)."""
-    incident = claim(runtime.redis, runtime.keys, incident_id, 0, None)
-    if incident is None:
+    claimed = claim(rt.redis, rt.keys, incident_id, 0, None)
+    if claimed is None:
         return None
-    level = int(incident["level"])
-    paging.page_level(runtime.redis, runtime.keys, runtime.config, incident, level, reason)
+    incident, level = claimed
+    paging.page_level(rt, incident, level, reason)
     return level
 
 
-def _maybe_repeat(runtime: Runtime, incident: dict[str, Any], level: int, token: str) -> None:
-    rule = paging.rule_of(runtime.config, incident)
-    if rule is None or not rule.escalation.repeat:
+def _maybe_repeat(rt: Runtime, incident: Incident, level: int, token: str) -> None:
+    """With ``repeat: true``, past the last level: page the last level again every ``after``."""
+    rule = rt.config.rule(incident.rule)
+    if rule is None or not rule.escalation.repeat or level < len(rt.config.levels(rule)):
         return
-    levels = runtime.config.responder.escalation_policies.get(rule.escalation.policy) or []
-    if level < len(levels):
-        return
-    due_at = runtime.clock() + rule.escalation.after
-    runtime.queue.enqueue_at(
-        _schedule_time(due_at),
-        ESCALATE,
-        incident["id"],
-        level + 1,
-        token,
-        due_at,
-        job_id=f"{runtime.keys.prefix}-esc-{incident['id']}-{level + 1}",
-    )
-
-
-def _elapsed(runtime: Runtime, incident: dict[str, Any]) -> str:
-    from responder.config.durations import format_duration
-
-    return format_duration(round(runtime.clock() - float(incident["created_at"])))
+    due_at = rt.clock() + rule.escalation.after
+    rt.scheduler.enqueue_at(_timer(rt, incident.id, level + 1, token, due_at), due_at)

@@ -24,13 +24,15 @@ error, a log line or a returned text: channels pass their secrets through
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from responder.config.models import Team
 from responder.errors import NotifyError
+from responder.store.records import Incident
 
 Kind = Literal["open", "escalate", "ack", "resolve", "note", "step"]
 
@@ -46,7 +48,7 @@ REDACTED = "***"
 
 @dataclass(frozen=True)
 class Approval:
-    """A playbook step waiting for someone to click Approve."""
+    """A playbook run waiting for someone to click Approve (a ``requires_approval`` step)."""
 
     run_id: str
     step_index: int
@@ -56,36 +58,39 @@ class Approval:
         """The Approve button's value: ``<run_id>:<step_index>``."""
         return f"{self.run_id}:{self.step_index}"
 
+    @classmethod
+    def parse(cls, value: str) -> Approval | None:
+        """The approval a button value names, or None when it is not one."""
+        match = _APPROVAL.fullmatch(value)
+        return cls(match["run"], int(match["step"])) if match else None
+
+
+_APPROVAL = re.compile(r"(?P<run>[0-9a-f]{16}):(?P<step>[0-9]{1,4})")
+
 
 @dataclass(frozen=True)
 class Message:
-    """What to tell people about one incident.
-
-    ``links`` may hold ``"alert"`` (the alert's generatorURL) and ``"incident"`` (the
-    incident's page); :func:`responder.notify.dispatch.notify` fills ``"incident"`` from
-    ``public_url`` when it is missing.
-    """
+    """What to tell people about one incident."""
 
     kind: Kind
-    incident: Mapping[str, Any]
-    """The incident record (``id``, ``rule``, ``severity``, ``status``, ``title``, ``summary``,
-    ``labels``, ``annotations``...); only ``id`` is required."""
+    incident: Incident
     text: str
     """What happened, in one line: shown in thread replies, email bodies and PagerDuty summaries."""
     level: int = 1
     by: str | None = None
     """Who acknowledged or resolved, for ``ack`` and ``resolve``."""
-    links: Mapping[str, str] = field(default_factory=dict)
+    incident_url: str | None = None
+    """Where people open the incident (from ``public_url``)."""
     approval: Approval | None = None
-    """Set on a ``step`` message for a step that ``requires_approval``."""
+    """Set on a note for a step that ``requires_approval``: Slack shows an Approve button."""
 
     @property
     def incident_id(self) -> str:
-        return str(self.incident["id"])
+        return self.incident.id
 
     @property
     def severity(self) -> str:
-        return str(self.incident.get("severity") or "critical")
+        return self.incident.severity
 
     @property
     def status(self) -> str:
@@ -93,61 +98,43 @@ class Message:
             return "resolved"
         if self.kind == "ack":
             return "acknowledged"
-        return str(self.incident.get("status") or "triggered")
+        return self.incident.status.value
 
     @property
     def rule(self) -> str:
-        return str(self.incident.get("rule") or "")
+        return self.incident.rule
 
     @property
     def labels(self) -> dict[str, str]:
-        return _str_dict(self.incident.get("labels"))
+        return self.incident.labels
 
     @property
     def annotations(self) -> dict[str, str]:
-        return _str_dict(self.incident.get("annotations"))
+        return self.incident.annotations
 
     @property
     def title(self) -> str:
-        return str(
-            self.incident.get("title") or self.labels.get("alertname") or self.rule or self.incident_id
-        )
+        return self.incident.title or self.rule or self.incident_id
 
     @property
     def summary(self) -> str:
-        annotations = self.annotations
-        return str(
-            self.incident.get("summary")
-            or annotations.get("summary")
-            or annotations.get("description")
-            or self.title
-        )
+        return self.incident.summary or self.title
 
     @property
     def alert_url(self) -> str | None:
-        url = (
-            self.links.get("alert") or self.incident.get("generatorURL") or self.incident.get("generator_url")
-        )
-        return str(url) if url else None
-
-    @property
-    def incident_url(self) -> str | None:
-        url = self.links.get("incident")
-        return str(url) if url else None
+        return self.incident.generator_url or None
 
     @property
     def acknowledged_by(self) -> str | None:
         if self.kind == "ack" and self.by:
             return self.by
-        value = self.incident.get("acknowledged_by")
-        return str(value) if value else None
+        return self.incident.acknowledged_by
 
     @property
     def resolved_by(self) -> str | None:
         if self.kind == "resolve" and self.by:
             return self.by
-        value = self.incident.get("resolved_by")
-        return str(value) if value else None
+        return self.incident.resolved_by
 
 
 @dataclass(frozen=True)
@@ -206,15 +193,6 @@ def is_retryable_status(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-def check_http_result(where: str, status: int, body: str, secrets: Iterable[str] = ()) -> None:
-    """The shared rule, applied after a client's own retries: 2xx is done, anything else fails.
-
-    Raises :class:`NotifyError` naming the status and carrying the (redacted, truncated) body.
-    """
-    if not 200 <= status < 300:
-        raise http_failure(where, status, body, secrets)
-
-
 def http_failure(where: str, status: int, body: str, secrets: Iterable[str] = ()) -> NotifyError:
     """The error for a final non-2xx answer: status, whether retries were spent, and the body."""
     hint = " (still failing after retries)" if is_retryable_status(status) else ""
@@ -250,9 +228,3 @@ def ssl_context(env: Mapping[str, str]) -> ssl.SSLContext:
     if cafile or capath:
         return ssl.create_default_context(cafile=cafile, capath=capath)
     return ssl.create_default_context()
-
-
-def _str_dict(value: Any) -> dict[str, str]:
-    if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items()}
-    return {}

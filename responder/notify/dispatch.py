@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from redis import Redis
@@ -75,7 +74,6 @@ def notify(
     Raises only if Redis itself fails (the caller's job is then retried).
     """
     registry = build_channels(env) if registry is None else registry
-    message = with_links(message, config)
     secrets = all_secrets(registry, config, env)
     refs_key = keys.deliveries(message.incident_id)
     refs = {_text(k): _text(v) for k, v in redis.hgetall(refs_key).items()}
@@ -157,16 +155,6 @@ def _first_send(
     finally:
         if held:
             lock.release()
-
-
-def with_links(message: Message, config: LoadedConfig) -> Message:
-    """Add the incident's link from ``public_url`` when the caller did not give one."""
-    public_url = config.responder.public_url
-    if "incident" in message.links or not public_url:
-        return message
-    links = dict(message.links)
-    links["incident"] = f"{public_url.rstrip('/')}/api/incidents/{message.incident_id}"
-    return replace(message, links=links)
 
 
 def all_secrets(

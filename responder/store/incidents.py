@@ -1,98 +1,162 @@
-"""Incident records and their timelines in Redis."""
+"""Incidents in Redis: the record, its alerts, its timeline, and the index of open ones.
+
+Keys (see :class:`responder.store.keys.Keys`): a hash per incident, a hash of its alerts
+by fingerprint (each the alert's latest state as JSON), a capped list of timeline events,
+a sorted set of every incident by creation time, and a hash from incident key to the id
+of the open incident with that key. Writers take a pipeline so callers can make a whole
+change land in one transaction.
+"""
 
 from __future__ import annotations
 
-import enum
 import json
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
 
+from responder.clock import parse_iso
 from responder.errors import IncidentNotFound
 from responder.store.codec import text
 from responder.store.keys import INCIDENT_RETENTION, Keys
+from responder.store.records import Alert, Event, Incident, IncidentStatus
 
 TIMELINE_LIMIT = 2000
+"""Events kept per incident; older ones are trimmed (a storm incident could otherwise grow without end)."""
+
+_TIMES = ("created_at", "updated_at", "acknowledged_at", "resolved_at")
+_OPTIONAL = ("generator_url", "acknowledged_by", "resolved_by")
+
+# Deletes the open-index entry only if it still points at this incident: a newer
+# incident with the same key may already be open.
+_CLOSE_KEY = (
+    "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
+    "return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0"
+)
 
 
-class Status(enum.StrEnum):
-    TRIGGERED = "triggered"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
+def _encode(incident: Incident) -> dict[Any, Any]:
+    fields: dict[Any, Any] = {
+        "id": incident.id,
+        "key": incident.key,
+        "rule": incident.rule,
+        "severity": incident.severity,
+        "status": incident.status.value,
+        "title": incident.title,
+        "summary": incident.summary,
+        "labels": json.dumps(incident.labels),
+        "annotations": json.dumps(incident.annotations),
+        "group": json.dumps(incident.group),
+    }
+    for name in (*_TIMES, *_OPTIONAL):
+        value = getattr(incident, name)
+        if value is not None:
+            fields[name] = value
+    return fields
 
 
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _decode(raw: dict[Any, Any]) -> Incident:
+    data = {text(k): text(v) for k, v in raw.items()}
+    times = {name: float(data[name]) for name in _TIMES if data.get(name)}
+    return Incident(
+        id=data["id"],
+        key=data["key"],
+        rule=data["rule"],
+        severity=data["severity"],
+        status=IncidentStatus(data["status"]),
+        title=data.get("title", ""),
+        summary=data.get("summary", ""),
+        labels=json.loads(data.get("labels") or "{}"),
+        annotations=json.loads(data.get("annotations") or "{}"),
+        group=json.loads(data.get("group") or "{}"),
+        created_at=times["created_at"],
+        updated_at=times.get("updated_at", times["created_at"]),
+        acknowledged_at=times.get("acknowledged_at"),
+        resolved_at=times.get("resolved_at"),
+        **{name: data.get(name) or None for name in _OPTIONAL},
+    )
 
 
-def _decode(raw: dict[Any, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in raw.items():
-        key = k.decode() if isinstance(k, bytes) else k
-        out[key] = v.decode() if isinstance(v, bytes) else v
-    for name in ("labels", "group"):
-        if name in out:
-            out[name] = json.loads(out[name])
-    for name in ("created_at", "updated_at", "acknowledged_at", "resolved_at"):
-        if out.get(name):
-            out[name] = float(out[name])
-    return out
-
-
-def get(redis: Redis, keys: Keys, incident_id: str) -> dict[str, Any]:
-    """Raises IncidentNotFound when there is no such incident."""
+def find(redis: Redis | Pipeline, keys: Keys, incident_id: str) -> Incident | None:
     raw = redis.hgetall(keys.incident(incident_id))
-    if not raw:
+    return _decode(raw) if raw else None
+
+
+def get(redis: Redis, keys: Keys, incident_id: str) -> Incident:
+    """Raises IncidentNotFound when there is no such incident."""
+    incident = find(redis, keys, incident_id)
+    if incident is None:
         raise IncidentNotFound(f'no incident "{incident_id}"')
-    return _decode(raw)
+    return incident
 
 
-def create(pipe: Pipeline, keys: Keys, record: dict[str, Any]) -> None:
-    """Queue the writes that create an incident (the caller executes the transaction)."""
-    stored: dict[Any, Any] = {
-        k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in record.items() if v is not None
-    }
-    pipe.hset(keys.incident(record["id"]), mapping=stored)
-    pipe.zadd(keys.incidents, {record["id"]: record["created_at"]})
-    pipe.hset(keys.open_incidents, record["key"], record["id"])
+def open_id(redis: Redis, keys: Keys, incident_key: str) -> str | None:
+    """The id of the open incident with this key, if any."""
+    raw = redis.hget(keys.open_incidents, incident_key)
+    return None if raw is None else text(raw)
 
 
-def add_event(
-    pipe: Pipeline | Redis,
-    keys: Keys,
-    incident_id: str,
-    kind: str,
-    message: str,
-    at: float | None = None,
-    **details: Any,
+def create(pipe: Pipeline, keys: Keys, incident: Incident, alert: Alert) -> None:
+    """Queue the writes that create an incident with its first alert (the caller executes)."""
+    pipe.hset(keys.incident(incident.id), mapping=_encode(incident))
+    pipe.zadd(keys.incidents, {incident.id: incident.created_at})
+    pipe.hset(keys.open_incidents, incident.key, incident.id)
+    put_alert(pipe, keys, incident.id, alert)
+
+
+def change_status(
+    pipe: Pipeline, keys: Keys, incident: Incident, status: IncidentStatus, at: float, by: str
 ) -> None:
-    """Append to the timeline. ``details`` must already be free of secrets."""
-    entry: dict[str, Any] = {
-        "at": iso(at if at is not None else time.time()),
-        "kind": kind,
-        "message": message,
+    """Queue an acknowledgement or resolution; a resolved incident leaves the open index."""
+    field = "acknowledged" if status == IncidentStatus.ACKNOWLEDGED else "resolved"
+    change: dict[Any, Any] = {
+        "status": status.value,
+        "updated_at": at,
+        f"{field}_at": at,
+        f"{field}_by": by,
     }
-    if details:
-        entry["details"] = details
+    pipe.hset(keys.incident(incident.id), mapping=change)
+    if status == IncidentStatus.RESOLVED:
+        pipe.eval(_CLOSE_KEY, 1, keys.open_incidents, incident.key, incident.id)
+
+
+def touch(pipe: Pipeline, keys: Keys, incident_id: str, at: float) -> None:
+    pipe.hset(keys.incident(incident_id), "updated_at", at)
+
+
+def put_alert(pipe: Pipeline, keys: Keys, incident_id: str, alert: Alert) -> None:
+    pipe.hset(keys.incident_alerts(incident_id), alert.fingerprint, json.dumps(alert.to_webhook()))
+
+
+def alert(redis: Redis, keys: Keys, incident_id: str, fingerprint: str) -> Alert | None:
+    raw = redis.hget(keys.incident_alerts(incident_id), fingerprint)
+    return None if raw is None else Alert.from_webhook(json.loads(raw))
+
+
+def alerts(redis: Redis, keys: Keys, incident_id: str) -> list[Alert]:
+    return [Alert.from_webhook(json.loads(v)) for v in redis.hvals(keys.incident_alerts(incident_id))]
+
+
+def add_event(pipe: Pipeline | Redis, keys: Keys, incident_id: str, event: Event) -> None:
+    """Append to the timeline (trimmed to the newest :data:`TIMELINE_LIMIT`)."""
     key = keys.timeline(incident_id)
-    pipe.rpush(key, json.dumps(entry, default=str))
+    pipe.rpush(key, json.dumps(event.public(), default=str))
     pipe.ltrim(key, -TIMELINE_LIMIT, -1)
 
 
-def timeline(redis: Redis, keys: Keys, incident_id: str) -> list[dict[str, Any]]:
-    return [json.loads(e) for e in redis.lrange(keys.timeline(incident_id), 0, -1)]
+def timeline(redis: Redis, keys: Keys, incident_id: str) -> list[Event]:
+    out = []
+    for raw in redis.lrange(keys.timeline(incident_id), 0, -1):
+        entry = json.loads(raw)
+        out.append(Event(parse_iso(entry["at"]), entry["kind"], entry["message"], entry.get("details", {})))
+    return out
 
 
-def alerts(redis: Redis, keys: Keys, incident_id: str) -> list[dict[str, Any]]:
-    return [json.loads(v) for v in redis.hgetall(keys.incident_alerts(incident_id)).values()]
-
-
-def listing(redis: Redis, keys: Keys, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def listing(
+    redis: Redis, keys: Keys, status: IncidentStatus | None = None, limit: int = 100
+) -> list[Incident]:
     """Incidents newest first, optionally only those with ``status``."""
-    out: list[dict[str, Any]] = []
+    out: list[Incident] = []
     start = 0
     page = max(limit, 50)
     while len(out) < limit:
@@ -103,22 +167,18 @@ def listing(redis: Redis, keys: Keys, status: str | None = None, limit: int = 10
             for incident_id in ids:
                 pipe.hgetall(keys.incident(incident_id))
             records = pipe.execute()
-        for raw in records:
-            if raw:
-                record = _decode(raw)
-                if status is None or record.get("status") == status:
-                    out.append(record)
+        out += [i for i in map(_decode, filter(None, records)) if status is None or i.status == status]
         start += page
     return out[:limit]
 
 
-def sweep(redis: Redis, keys: Keys, now: float | None = None) -> int:
+def sweep(redis: Redis, keys: Keys, now: float) -> int:
     """Delete resolved incidents older than the retention; returns how many went."""
-    cutoff = (now or time.time()) - INCIDENT_RETENTION
-    old = [text(i) for i in redis.zrangebyscore(keys.incidents, 0, cutoff)]
+    cutoff = now - INCIDENT_RETENTION
     removed = 0
-    for incident_id in old:
-        if redis.hget(keys.incident(incident_id), "status") in (b"resolved", None):
+    for incident_id in (text(i) for i in redis.zrangebyscore(keys.incidents, 0, cutoff)):
+        status = redis.hget(keys.incident(incident_id), "status")
+        if status is None or text(status) == IncidentStatus.RESOLVED:
             redis.delete(
                 keys.incident(incident_id),
                 keys.incident_alerts(incident_id),

@@ -10,16 +10,15 @@ and a Redis failure before that means a 503 and a retry from Alertmanager.
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redis import Redis
-from rq import Queue, Retry
+from responder.scheduling import JobSpec
+from responder.store.keys import BATCH_TTL, DEDUPE_TTL
 
-from responder.store.keys import BATCH_TTL, DEDUPE_TTL, Keys
+if TYPE_CHECKING:
+    from responder.runtime import Runtime
 
 PROCESS_BATCH = "responder.jobs.process_batch"
 
@@ -49,26 +48,25 @@ class Accepted:
 
 
 def accept(
-    redis: Redis,
-    keys: Keys,
+    rt: Runtime,
     alerts: Sequence[dict[str, Any]],
     group_key: str,
     received_at: float | None = None,
     truncated: int = 0,
 ) -> Accepted:
-    """Dedupe and enqueue ``alerts`` atomically.
+    """Dedupe and enqueue ``alerts`` (Alertmanager's alert objects) atomically.
 
     Raises:
         redis.exceptions.ConnectionError / TimeoutError: Redis is unreachable; nothing was written.
     """
-    received_at = received_at if received_at is not None else time.time()
-    batch_id = uuid.uuid4().hex
+    redis, keys = rt.redis, rt.keys
+    received_at = received_at if received_at is not None else rt.clock()
+    batch_id = rt.new_id(32)
     dedupe_keys = [keys.dedupe(a["fingerprint"], a["status"], a["startsAt"]) for a in alerts]
     documents = [
         json.dumps({"alert": a, "groupKey": group_key, "receivedAt": received_at}, separators=(",", ":"))
         for a in alerts
     ]
-    queue = Queue(keys.queue_name, connection=redis)
     with redis.pipeline(transaction=True) as pipe:
         pipe.multi()
         pipe.eval(
@@ -84,16 +82,15 @@ def accept(
         if truncated:
             # Alertmanager dropped alerts beyond its max_alerts: we cannot act on what we never saw.
             pipe.incrby(keys.counter("alerts_truncated"), truncated)
-        queue.enqueue_call(
+        job = JobSpec(
             PROCESS_BATCH,
-            args=(batch_id,),
+            (batch_id,),
             job_id=f"{keys.prefix}-batch-{batch_id}",
             timeout=600,
-            retry=Retry(max=5, interval=[1, 2, 5, 10, 30]),
+            retry_intervals=(1, 2, 5, 10, 30),
             result_ttl=300,
-            failure_ttl=7 * 86400,
-            pipeline=pipe,
         )
+        rt.scheduler.enqueue(job, pipeline=pipe)
         results = pipe.execute()
     accepted, duplicates = (int(x) for x in results[0])
     return Accepted(batch_id, accepted, duplicates)

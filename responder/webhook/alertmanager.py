@@ -45,8 +45,7 @@ def receive() -> tuple[Response, int]:
     alerts = [a.model_dump() for a in payload.alerts]
     try:
         result = ingest.accept(
-            web.runtime.redis,
-            web.runtime.keys,
+            web.runtime,
             alerts,
             payload.groupKey,
             received_at,

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from responder import safety
 from responder.errors import ConfigError, IncidentNotFound
-from responder.incidents import service
-from responder.playbooks import runner
-from responder.store import flags, incidents
-from responder.store.incidents import Status
+from responder.incidents import lifecycle
+from responder.playbooks import approval
+from responder.store import flags, guards, incidents, runs
+from responder.store.records import IncidentStatus
 from responder.webhook.auth import token_ok
 from responder.webhook.errors import error
 from responder.webhook.state import state
@@ -40,34 +38,27 @@ def not_found(exc: IncidentNotFound) -> tuple[Response, int]:
     return error(404, str(exc))
 
 
-def _public(record: dict[str, Any]) -> dict[str, Any]:
-    out = dict(record)
-    for name in ("created_at", "updated_at", "acknowledged_at", "resolved_at"):
-        if isinstance(out.get(name), float):
-            out[name] = incidents.iso(out[name])
-    return out
-
-
 @bp.get("/api/incidents")
 def list_incidents() -> tuple[Response, int]:
     status = request.args.get("status")
-    if status is not None and status not in {s.value for s in Status}:
+    if status is not None and status not in {s.value for s in IncidentStatus}:
         return error(400, f'unknown status "{status}": use triggered, acknowledged or resolved')
     try:
         limit = min(int(request.args.get("limit", "100")), 1000)
     except ValueError:
         return error(400, "limit must be a whole number")
     runtime = state().fresh_runtime()
-    records = incidents.listing(runtime.redis, runtime.keys, status, limit)
-    return jsonify({"incidents": [_public(r) for r in records]}), 200
+    wanted = IncidentStatus(status) if status is not None else None
+    records = incidents.listing(runtime.redis, runtime.keys, wanted, limit)
+    return jsonify({"incidents": [r.public() for r in records]}), 200
 
 
 @bp.get("/api/incidents/<incident_id>")
 def show_incident(incident_id: str) -> tuple[Response, int]:
     runtime = state().fresh_runtime()
-    record = _public(incidents.get(runtime.redis, runtime.keys, incident_id))
-    record["alerts"] = incidents.alerts(runtime.redis, runtime.keys, incident_id)
-    record["timeline"] = incidents.timeline(runtime.redis, runtime.keys, incident_id)
+    record = incidents.get(runtime.redis, runtime.keys, incident_id).public()
+    record["alerts"] = [a.to_webhook() for a in incidents.alerts(runtime.redis, runtime.keys, incident_id)]
+    record["timeline"] = [e.public() for e in incidents.timeline(runtime.redis, runtime.keys, incident_id)]
     return jsonify(record), 200
 
 
@@ -80,8 +71,8 @@ def _by() -> str | None:
 
 # Each transition: the service function and what the 400 says when the body does not name who acts.
 _TRANSITIONS = {
-    "ack": (service.acknowledge, "acknowledgements say who took the incident"),
-    "resolve": (service.resolve, "resolutions say who closed the incident"),
+    "ack": (lifecycle.acknowledge, "acknowledgements say who took the incident"),
+    "resolve": (lifecycle.resolve, "resolutions say who closed the incident"),
 }
 
 
@@ -93,7 +84,7 @@ def transition(incident_id: str, action: str) -> tuple[Response, int]:
         return error(400, f'send {{"by": "your name"}}: {why}')
     runtime = state().fresh_runtime()
     changed = change(runtime, incident_id, by)
-    record = _public(incidents.get(runtime.redis, runtime.keys, incident_id))
+    record = incidents.get(runtime.redis, runtime.keys, incident_id).public()
     return jsonify({"changed": changed, "incident": record}), 200
 
 
@@ -105,14 +96,15 @@ def approve(run_id: str) -> tuple[Response, int]:
         return error(400, 'send {"by": "your name", "step": N}: approvals say who approved')
     body = request.get_json(silent=True) or {}
     runtime = state().fresh_runtime()
-    run = runner.load_run(runtime, run_id)
-    if not run:
+    run = runs.load(runtime.redis, runtime.keys, run_id)
+    if run is None:
         return error(404, f'no playbook run "{run_id}"')
-    step = body.get("step", int(run["step"]))
-    if not isinstance(step, int):
+    step = body.get("step", run.step)
+    if not isinstance(step, int) or isinstance(step, bool):
         return error(400, "step must be the step's index (as in the timeline's details.step)")
-    changed = runner.approve(runtime, run_id, step, by)
-    status = runner.load_run(runtime, run_id).get("status", "unknown")
+    changed = approval.approve(runtime, run_id, step, by)
+    after = runs.load(runtime.redis, runtime.keys, run_id)
+    status = after.status.value if after is not None else "unknown"
     return jsonify({"changed": changed, "run": run_id, "step": step, "status": status}), 200
 
 
@@ -138,21 +130,21 @@ def put_flag(name: str) -> tuple[Response, int]:
 @bp.post("/api/automation/pause")
 def pause() -> tuple[Response, int]:
     runtime = state().runtime
-    safety.set_paused(runtime.redis, runtime.keys, True)
+    guards.set_paused(runtime.redis, runtime.keys, True)
     return jsonify({"automation": "paused", "paging": "on"}), 200
 
 
 @bp.post("/api/automation/resume")
 def resume() -> tuple[Response, int]:
     runtime = state().runtime
-    safety.set_paused(runtime.redis, runtime.keys, False)
+    guards.set_paused(runtime.redis, runtime.keys, False)
     return jsonify({"automation": "running"}), 200
 
 
 @bp.get("/api/automation")
 def automation() -> tuple[Response, int]:
     runtime = state().runtime
-    paused = safety.is_paused(runtime.redis, runtime.keys)
+    paused = guards.is_paused(runtime.redis, runtime.keys)
     return jsonify({"automation": "paused" if paused else "running"}), 200
 
 

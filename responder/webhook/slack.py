@@ -16,6 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from responder.notify import slack_interactions
 from responder.notify.slack_interactions import InteractionMalformed, InteractionRejected
+from responder.scheduling import DAY, JobSpec
 from responder.webhook.errors import error
 from responder.webhook.state import state
 
@@ -38,12 +39,8 @@ def interactions() -> tuple[Response, int]:
         return error(400, str(exc))
     runtime = state().runtime
     try:
-        runtime.queue.enqueue_call(
-            SLACK_ACTION,
-            args=(click.action_id, click.value, click.user_name),
-            result_ttl=600,
-            failure_ttl=86400,
-        )
+        job = JobSpec(SLACK_ACTION, (click.action_id, click.value, click.user_name), failure_ttl=DAY)
+        runtime.scheduler.enqueue(job)
     except (RedisConnectionError, RedisTimeoutError):
         return error(503, "Redis is unreachable; nothing was done, click again later")
     return jsonify({"queued": click.action_id}), 200

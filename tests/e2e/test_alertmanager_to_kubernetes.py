@@ -16,7 +16,7 @@ import pytest
 
 from tests.e2e.conftest import Alertmanager, Responder
 from tests.fakes.kube import STRATEGIC_MERGE, FakeKube, deployment_path
-from tests.fakes.kube_fixtures import FAKE_CONTEXT, write_kubeconfig
+from tests.fakes.kubeconfig import FAKE_CONTEXT, write_kubeconfig
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e

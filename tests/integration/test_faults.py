@@ -15,21 +15,30 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 from redis import Redis
+from rq import Queue
 from werkzeug import Request, Response
 
 from responder import runtime as runtime_mod
 from responder.runtime import Runtime
 from responder.store import flags
-from responder.store import incidents as store
 from responder.store.keys import Keys
 from responder.up import start_redis
 from responder.webhook.app import create_app
-from tests.helpers import alert, body, drain, kill_process_tree, start_worker
+from tests.helpers import (
+    InProcessWorker,
+    alert,
+    body,
+    drain,
+    incidents_of,
+    kill_process_tree,
+    start_worker,
+    timeline_of,
+)
 
 
 def events(runtime: Runtime, kind: str | None = None) -> list[dict[str, Any]]:
-    [incident] = store.listing(runtime.redis, runtime.keys)
-    timeline = store.timeline(runtime.redis, runtime.keys, incident["id"])
+    [incident] = incidents_of(runtime)
+    timeline = timeline_of(runtime, incident["id"])
     return [e for e in timeline if kind is None or e["kind"] == kind]
 
 
@@ -146,3 +155,78 @@ def test_webhook_answers_503_when_redis_is_down_and_writes_nothing(
     finally:
         restarted.terminate()
         restarted.wait(10)
+
+
+COUNTED_RULE = """
+- name: counted
+  matchers: ['alertname = "Counted"']
+  playbooks: [throttle_when_busy]
+  notify: [email]
+  escalation: {after: 1h}
+  group_by: [alertname, instance]
+"""
+COUNTED_PLAYBOOK = """
+name: throttle_when_busy
+steps:
+  - action: flags.set
+    with: {flag: retryAttempts, value: 9}
+    when: alert.labels.count > 5
+"""
+
+
+@pytest.fixture
+def counted(config_dir: Path) -> Path:
+    """A rule whose playbook's condition compares a label with a number (a string > an int raises)."""
+    (config_dir / "rules" / "20-counted.yaml").write_text(COUNTED_RULE)
+    (config_dir / "playbooks" / "throttle_when_busy.yaml").write_text(COUNTED_PLAYBOOK)
+    return config_dir
+
+
+def test_a_condition_that_raises_on_label_data_fails_the_step_and_pages(
+    counted: Path, runtime: Runtime
+) -> None:
+    client = create_app(runtime).test_client()
+    client.post("/webhook/alertmanager", data=body(alert("Counted", count="abc", instance="a")))
+    drain(runtime)
+
+    [failed] = events(runtime, "step.failed")
+    assert failed["message"] == (
+        "throttle_when_busy step 1/1 (flags.set) failed: condition `alert.labels.count > 5` could not be "
+        "evaluated: TypeError: '>' not supported between instances of 'str' and 'int'"
+    )
+    # People are paged at once with the reason (the next level not yet paged).
+    paged = [e for e in events(runtime, "escalation.level") if "could not be evaluated" in e["message"]]
+    assert len(paged) == 1
+    assert flags.get(runtime.redis, runtime.keys, "retryAttempts") == 3
+    # The run ended and let go of its target: the next alert's run acts (and fails the same way).
+    client.post(
+        "/webhook/alertmanager", data=body(alert("Counted", count="abc", instance="b", fingerprint="b"))
+    )
+    drain(runtime)
+    assert len([i for i in incidents_of(runtime) if i["rule"] == "counted"]) == 2
+    skipped = [
+        e
+        for i in incidents_of(runtime)
+        for e in timeline_of(runtime, i["id"])
+        if e["kind"] == "playbook.skipped"
+    ]
+    assert skipped == []
+
+
+def test_a_step_job_that_keeps_failing_unexpectedly_ends_its_run_and_pages(
+    counted: Path, runtime: Runtime
+) -> None:
+    client = create_app(runtime).test_client()
+    client.post("/webhook/alertmanager", data=body(alert("Counted", count="9", instance="a")))
+    queue = Queue(runtime.keys.queue_name, connection=runtime.redis)
+    InProcessWorker([queue], connection=runtime.redis).work(burst=True, max_jobs=1)  # opens the incident
+    [run_key] = list(runtime.redis.scan_iter(f"{runtime.keys.prefix}:run:*"))
+    runtime.redis.hset(run_key, "alert", "{not json")  # the run's record no longer reads
+    drain(runtime, timeout=120)
+
+    [failed] = events(runtime, "step.failed")
+    assert failed["message"].startswith("throttle_when_busy step 1 failed: its job failed unexpectedly: ")
+    assert "JSONDecodeError" in failed["message"]
+    assert runtime.redis.hget(run_key, "status") == b"failed"
+    assert [e["details"]["level"] for e in events(runtime, "escalation.level")] == [1, 2]
+    assert flags.get(runtime.redis, runtime.keys, "retryAttempts") == 3

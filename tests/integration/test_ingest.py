@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from redis import Redis
 from rq import Queue
 
+from responder.config.loader import LoadedConfig
+from responder.config.models import ResponderConfig
+from responder.runtime import Runtime
 from responder.store.ingest import Accepted, accept
 from responder.store.keys import DEDUPE_TTL, Keys
 from tests.helpers import alert
 
 GROUP = '{}:{alertname="QueueDepthHigh"}'
+NO_CONFIG = LoadedConfig(Path("."), ResponderConfig(), [], {})
 
 
 def send(redis: Redis, keys: Keys, *alerts: dict[str, object]) -> Accepted:
-    return accept(redis, keys, list(alerts), GROUP)
+    """What the webhook does with a payload of ``alerts``, for the responder whose keys are ``keys``."""
+    return accept(Runtime(redis, keys, Path("."), NO_CONFIG), list(alerts), GROUP)
 
 
 def counts(result: Accepted) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,10 @@ from redis import Redis
 from responder.actions import kubernetes
 from responder.actions.base import ActionContext, Outcome
 from responder.config.loader import LoadedConfig
-from responder.config.models import KubernetesSettings, Playbook, ResponderConfig, Safety
+from responder.config.models import KubernetesSettings, Playbook, ResponderConfig
 from responder.errors import ActionError, ActionRefused
 from responder.store.keys import Keys
+from responder.store.records import Alert, Incident, IncidentStatus
 from tests.fakes.kube import (
     JSON_PATCH,
     MERGE,
@@ -33,13 +35,13 @@ from tests.fakes.kube import (
     replicasets_path,
     scale_path,
 )
-from tests.fakes.kube_fixtures import FAKE_CONTEXT, UNREACHABLE_CONTEXT, write_kubeconfig
+from tests.fakes.kubeconfig import FAKE_CONTEXT, UNREACHABLE_CONTEXT, write_kubeconfig
 
 NS = "embedding"
 WORKERS = "embedding-queue-workers"
 APP = "paperless-maverick"
 REVISION = "deployment.kubernetes.io/revision"
-PLAYBOOKS = Path(__file__).parents[2] / "responder" / "defaults" / "playbooks"
+PLAYBOOKS = Path(__file__).parents[2] / "playbooks"
 ACTIONS = {action.name: action for action in kubernetes.ACTIONS}
 
 pytestmark = pytest.mark.usefixtures("kubeconfig")
@@ -51,21 +53,43 @@ def make_ctx(
     timeout: float = 10.0,
     allowed: tuple[str, ...] = (NS,),
     context: str | None = None,
-    global_dry_run: bool = False,
 ) -> ActionContext:
     responder = ResponderConfig(
         kubernetes=KubernetesSettings(allowed_namespaces=list(allowed), context=context),
-        safety=Safety(dry_run=global_dry_run),
     )
     return ActionContext(
         redis=Redis.from_url("redis://127.0.0.1:6379/0"),
         keys=Keys(prefix=f"test-k8s-{uuid.uuid4().hex[:10]}"),
         config=LoadedConfig(directory=Path("."), responder=responder, rules=[], playbooks={}),
-        incident={"id": "inc-1", "rule": "queue_worker_failure", "severity": "critical"},
-        alert={"labels": {"alertname": "WorkerDown"}},
+        incident=INCIDENT,
+        alert=Alert.from_webhook({"labels": {"alertname": "WorkerDown"}, "fingerprint": "fp1"}),
+        people=NobodyToTell(),
         dry_run=dry_run,
         timeout=timeout,
     )
+
+
+class NobodyToTell:
+    """Kubernetes actions never page; a test fails loudly if one tries."""
+
+    def note(self, text: str, channels: Sequence[str] | None) -> list[dict[str, Any]]:
+        raise AssertionError(f"a kubernetes action tried to notify: {text}")
+
+
+INCIDENT = Incident(
+    id="0123456789ab",
+    key="queue_worker_failure:0",
+    rule="queue_worker_failure",
+    severity="critical",
+    status=IncidentStatus.TRIGGERED,
+    title="WorkerDown",
+    summary="workers down",
+    labels={"alertname": "WorkerDown"},
+    annotations={},
+    group={},
+    created_at=0.0,
+    updated_at=0.0,
+)
 
 
 def run(action: str, ctx: ActionContext | None = None, **params: Any) -> Outcome:
@@ -736,17 +760,6 @@ def test_dry_run_sends_changes_with_dry_run_all_and_changes_nothing(
     assert outcome.summary == summary
     assert outcome.details["dry_run"] is True
     assert fake_kube.deployment(NS, APP) == before
-
-
-def test_global_dry_run_in_responder_yaml_applies_even_if_the_step_is_not_dry(fake_kube: FakeKube) -> None:
-    fake_kube.add_deployment(NS, WORKERS)
-
-    outcome = run(
-        "kubernetes.rollout_restart", make_ctx(global_dry_run=True), namespace=NS, deployment=WORKERS
-    )
-
-    assert fake_kube.requests[-1].query == {"dryRun": "All", **MANAGED}
-    assert outcome.summary.startswith("would restart ")
 
 
 def test_wait_rollout_in_dry_run_reports_the_state_without_waiting(fake_kube: FakeKube) -> None:

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
+from rq import Queue
 
 from responder.runtime import Runtime
 from responder.store import flags
-from responder.store import incidents as store
 from responder.webhook.app import create_app
-from tests.helpers import alert, body, drain
+from tests.helpers import InProcessWorker, advance, alert, body, drain, incidents_of, timeline_of
 
 
 def client_for(runtime: Runtime) -> FlaskClient:
@@ -24,8 +24,8 @@ def post(client: FlaskClient, *alerts: dict[str, Any]) -> None:
 
 
 def timeline(runtime: Runtime, rule: str) -> list[dict[str, Any]]:
-    [incident] = [i for i in store.listing(runtime.redis, runtime.keys) if i["rule"] == rule][:1]
-    return store.timeline(runtime.redis, runtime.keys, incident["id"])
+    [incident] = [i for i in incidents_of(runtime) if i["rule"] == rule][:1]
+    return timeline_of(runtime, incident["id"])
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -53,10 +53,8 @@ def test_pause_mid_run_stops_the_remaining_steps(runtime: Runtime) -> None:
     client = client_for(runtime)
     post(client, alert("APIQuotaExhaustion"))
     # Open the incident and start the runs, then pull the kill switch before the steps run.
-    from rq import Queue, SimpleWorker
-
     queue = Queue(runtime.keys.queue_name, connection=runtime.redis)
-    SimpleWorker([queue], connection=runtime.redis).work(burst=True, max_jobs=1)
+    InProcessWorker([queue], connection=runtime.redis).work(burst=True, max_jobs=1)
     client.post("/api/automation/pause")
     drain(runtime)
 
@@ -126,12 +124,13 @@ def test_cooldown_keeps_playbooks_from_rerunning_for_the_same_incident_key(
     )
     drain(runtime)
     # It fires again five minutes later: a new incident, but within the cooldown.
+    advance(runtime, 5 * 60)
     post(client, alert("APIQuotaExhaustion", fingerprint="q1", starts_at="2026-11-28T10:05:00Z"))
     drain(runtime)
 
-    newest = store.listing(runtime.redis, runtime.keys)[0]
+    newest = incidents_of(runtime)[0]
     assert newest["status"] == "triggered"
-    events = store.timeline(runtime.redis, runtime.keys, newest["id"])
+    events = timeline_of(runtime, newest["id"])
     assert [e["kind"] for e in events] == ["incident.opened", "playbook.cooldown"]
     assert events[1]["message"].startswith("playbooks not run: incident key in cooldown for ")
     # on_resolved switched processing back on, and nothing switched it off again.
@@ -234,8 +233,8 @@ def test_runs_of_one_playbook_on_different_targets_go_ahead_side_by_side(
     # Two targets, two runs; the third alert joined the retryAttempts incident.
     assert flags.get(runtime.redis, runtime.keys, "retryAttempts") == 1
     assert flags.get(runtime.redis, runtime.keys, "nonCriticalProcessing") == 1
-    records = store.listing(runtime.redis, runtime.keys)
+    records = incidents_of(runtime)
     assert len(records) == 2
     for record in records:
-        kinds = [e["kind"] for e in store.timeline(runtime.redis, runtime.keys, record["id"])]
+        kinds = [e["kind"] for e in timeline_of(runtime, record["id"])]
         assert "playbook.completed" in kinds and "playbook.skipped" not in kinds

@@ -23,15 +23,10 @@ from flask.testing import FlaskClient
 
 from responder.runtime import Runtime
 from responder.store import flags
-from responder.store import incidents as store
 from responder.up import free_port
 from tests.fakes.notify_env import SECRETS
-from tests.integration import test_escalation as escalation
-from tests.integration.test_escalation import Paging, events, open_incident, work
-
-# The paging config is shared with the escalation tests (the fakes come from the conftest).
-paging = escalation.paging
-client = escalation.client
+from tests.fakes.paging import Paging
+from tests.helpers import advance, events, incident_of, open_incident
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
@@ -73,26 +68,26 @@ def click(client: FlaskClient, action_id: str, value: str, **kwargs: Any) -> Any
 
 
 @pytest.fixture
-def paged(paging: Paging, runtime: Runtime, client: FlaskClient) -> str:
+def paged(paging: Paging, runtime: Runtime, paged_client: FlaskClient) -> str:
     """An incident whose level 1 has been paged (its card is in Slack); returns its id."""
-    incident_id, _ = open_incident(client, runtime)
-    assert work(runtime, 10, until=lambda: bool(paging.pd_events(SECRETS.pd_key_dev)))
+    incident_id, _ = open_incident(paged_client, runtime)
+    advance(runtime, 0)
     return incident_id
 
 
 def test_signed_ack_click_acknowledges_as_that_user_edits_slack_and_acks_pagerduty(
-    paging: Paging, runtime: Runtime, client: FlaskClient, paged: str
+    paging: Paging, runtime: Runtime, paged_client: FlaskClient, paged: str
 ) -> None:
     value = button(paging, "ack")
     assert value == paged
 
     started = time.monotonic()
-    response = click(client, "ack", value)
+    response = click(paged_client, "ack", value)
     assert response.status_code == 200
     assert time.monotonic() - started < 3  # Slack's deadline
-    assert work(runtime, 10, until=lambda: bool(paging.pd_events(SECRETS.pd_key_dev, "acknowledge")))
+    advance(runtime, 0)
 
-    incident = store.get(runtime.redis, runtime.keys, paged)
+    incident = incident_of(runtime, paged)
     assert incident["status"] == "acknowledged"
     assert incident["acknowledged_by"] == "alice.oncall"
     [card] = paging.slack.cards("#embedding-dev")
@@ -102,12 +97,12 @@ def test_signed_ack_click_acknowledges_as_that_user_edits_slack_and_acks_pagerdu
 
 
 def test_double_click_changes_nothing_more(
-    paging: Paging, runtime: Runtime, client: FlaskClient, paged: str
+    paging: Paging, runtime: Runtime, paged_client: FlaskClient, paged: str
 ) -> None:
     value = button(paging, "ack")
-    assert click(client, "ack", value).status_code == 200
-    assert click(client, "ack", value).status_code == 200
-    work(runtime, 5)
+    assert click(paged_client, "ack", value).status_code == 200
+    assert click(paged_client, "ack", value).status_code == 200
+    advance(runtime, 5)
 
     assert len(events(runtime, paged, "incident.acknowledged")) == 1
     assert len(paging.pd_events(SECRETS.pd_key_dev, "acknowledge")) == 1
@@ -124,41 +119,41 @@ def test_double_click_changes_nothing_more(
     ids=["wrong-secret", "stale", "unsigned"],
 )
 def test_bad_and_stale_signatures_are_refused_and_change_nothing(
-    paging: Paging, runtime: Runtime, client: FlaskClient, paged: str, headers: Any, why: str
+    paging: Paging, runtime: Runtime, paged_client: FlaskClient, paged: str, headers: Any, why: str
 ) -> None:
     data = click_body("ack", paged)
-    response = client.post("/slack/interactions", data=data, headers=headers(data))
+    response = paged_client.post("/slack/interactions", data=data, headers=headers(data))
     assert response.status_code == 401
     assert why in response.get_json()["error"]
-    work(runtime, 1)
+    advance(runtime, 1)
 
-    assert store.get(runtime.redis, runtime.keys, paged)["status"] == "triggered"
+    assert incident_of(runtime, paged)["status"] == "triggered"
     assert paging.pd_events(SECRETS.pd_key_dev, "acknowledge") == []
     assert paging.slack.calls("chat.update") == []
 
 
 def test_malformed_click_is_a_400_and_missing_secret_a_503(
-    paging: Paging, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+    paging: Paging, paged_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = urlencode({"payload": "{not json"}).encode()
-    response = client.post("/slack/interactions", data=data, headers=sign(data))
+    response = paged_client.post("/slack/interactions", data=data, headers=sign(data))
     assert response.status_code == 400
     assert response.get_json()["error"] == "payload is not JSON"
 
     monkeypatch.delenv("SLACK_SIGNING_SECRET")
     data = click_body("ack", "abc")
-    response = client.post("/slack/interactions", data=data, headers=sign(data))
+    response = paged_client.post("/slack/interactions", data=data, headers=sign(data))
     assert response.status_code == 503
     assert "SLACK_SIGNING_SECRET is not set" in response.get_json()["error"]
 
 
 def test_resolve_click_resolves_by_that_user(
-    paging: Paging, runtime: Runtime, client: FlaskClient, paged: str
+    paging: Paging, runtime: Runtime, paged_client: FlaskClient, paged: str
 ) -> None:
-    assert click(client, "resolve", button(paging, "resolve")).status_code == 200
-    assert work(runtime, 10, until=lambda: bool(paging.pd_events(SECRETS.pd_key_dev, "resolve")))
+    assert click(paged_client, "resolve", button(paging, "resolve")).status_code == 200
+    advance(runtime, 0)
 
-    incident = store.get(runtime.redis, runtime.keys, paged)
+    incident = incident_of(runtime, paged)
     assert (incident["status"], incident["resolved_by"]) == ("resolved", "alice.oncall")
 
 
@@ -194,12 +189,12 @@ def alertmanager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
 
 
 def test_silence_click_creates_one_silence_in_alertmanager_and_records_it(
-    paging: Paging, runtime: Runtime, client: FlaskClient, paged: str, alertmanager: str
+    paging: Paging, runtime: Runtime, paged_client: FlaskClient, paged: str, alertmanager: str
 ) -> None:
     value = button(paging, "silence_1h")
-    assert click(client, "silence_1h", value).status_code == 200
-    assert click(client, "silence_1h", value).status_code == 200  # a double click
-    work(runtime, 5, until=lambda: bool(events(runtime, paged, "silence.created")))
+    assert click(paged_client, "silence_1h", value).status_code == 200
+    assert click(paged_client, "silence_1h", value).status_code == 200  # a double click
+    advance(runtime, 0)
 
     silences = requests.get(alertmanager + "/api/v2/silences", timeout=5).json()
     [silence] = [s for s in silences if s["status"]["state"] == "active"]
@@ -216,19 +211,21 @@ def test_silence_click_creates_one_silence_in_alertmanager_and_records_it(
     assert silence["id"] in recorded["message"]
     assert "alice.oncall" in recorded["message"]
     # Silencing is not acknowledging: escalation goes on.
-    assert store.get(runtime.redis, runtime.keys, paged)["status"] == "triggered"
+    assert incident_of(runtime, paged)["status"] == "triggered"
 
 
-def test_approve_click_runs_the_waiting_step(paging: Paging, runtime: Runtime, client: FlaskClient) -> None:
-    incident_id, _ = open_incident(client, runtime, "NeedsApproval")
-    assert work(runtime, 10, until=lambda: bool(events(runtime, incident_id, "step.awaiting_approval")))
-    work(runtime, 1)
+def test_approve_click_runs_the_waiting_step(
+    paging: Paging, runtime: Runtime, paged_client: FlaskClient
+) -> None:
+    incident_id, _ = open_incident(paged_client, runtime, "NeedsApproval")
+    advance(runtime, 0)
+    advance(runtime, 1)
     assert flags.get(runtime.redis, runtime.keys, "retryAttempts") == 3  # not yet
 
     value = button(paging, "approve")
-    assert click(client, "approve", value).status_code == 200
-    assert click(client, "approve", value).status_code == 200  # a double click
-    work(runtime, 10, until=lambda: bool(events(runtime, incident_id, "playbook.completed")))
+    assert click(paged_client, "approve", value).status_code == 200
+    assert click(paged_client, "approve", value).status_code == 200  # a double click
+    advance(runtime, 0)
 
     assert flags.get(runtime.redis, runtime.keys, "retryAttempts") == 7
     [approved] = events(runtime, incident_id, "step.approved")

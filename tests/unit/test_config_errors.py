@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from responder.actions import registry
 from responder.cli import main
-from responder.config.loader import load_config
+from responder.runtime import load as load_config
 
 TESTDATA = Path(__file__).parent.parent / "testdata"
 BAD = TESTDATA / "bad"

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from responder.errors import MatcherError
-from responder.rules.matchers import Matcher, MatchType, parse_matcher, parse_matchers
+from responder.routing.matchers import Matcher, MatchType, parse_matcher, parse_matchers
 
 EQ, NE, RE, NRE = MatchType.EQ, MatchType.NE, MatchType.RE, MatchType.NRE
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from responder.config.models import Rule
-from responder.rules.routing import CompiledRule, compile_rules, describe_group, incident_key, route
+from responder.routing.routes import CompiledRule, compile_rules, describe_group, incident_key, route
 
 GROUP_KEY = '{}:{alertname="QueueDepthHigh"}'
 

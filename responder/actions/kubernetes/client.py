@@ -101,9 +101,7 @@ class Deployment:
         self.name = params.deployment
         self.ref = f"{params.namespace}/{params.deployment}"
         self.timeout = ctx.timeout if ctx.timeout > 0 else None
-        # The runner folds global and per-rule dry run into ctx.dry_run; the global switch is
-        # checked here too, so a cluster is never changed while responder.yaml says dry run.
-        self.dry = ctx.dry_run or ctx.config.responder.safety.dry_run
+        self.dry = ctx.dry_run
         self.dry_run = "All" if self.dry else None
         self.apps = k8s.AppsV1Api(load_client(ctx.config.responder.kubernetes.context))
 

@@ -1,4 +1,4 @@
-"""Fixtures for the channel tests (the fakes themselves come from tests/fakes/notify_fixtures.py)."""
+"""Fixtures for the channel tests (the fake servers come from tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import redis
 from responder.config.loader import LoadedConfig
 from responder.config.models import ResponderConfig, Team
 from responder.store.keys import Keys
+from responder.store.records import Incident, IncidentStatus
 from tests.fakes.notify_env import PUBLIC_URL, SECRETS
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack
@@ -73,21 +74,24 @@ def keys(redis_client: redis.Redis) -> Iterator[Keys]:
 
 
 @pytest.fixture
-def incident() -> dict[str, object]:
-    return {
-        "id": "inc-20250101-0001",
-        "key": "api_quota_exhaustion/alertname=APIQuotaExhaustion",
-        "rule": "api_quota_exhaustion",
-        "severity": "critical",
-        "status": "triggered",
-        "title": "APIQuotaExhaustion",
-        "summary": "API quota at 97% <embedding-api> & rising",
-        "labels": {
+def incident() -> Incident:
+    return Incident(
+        id="inc-20250101-0001",
+        key="api_quota_exhaustion/alertname=APIQuotaExhaustion",
+        rule="api_quota_exhaustion",
+        severity="critical",
+        status=IncidentStatus.TRIGGERED,
+        title="APIQuotaExhaustion",
+        summary="API quota at 97% <embedding-api> & rising",
+        labels={
             "alertname": "APIQuotaExhaustion",
             "severity": "critical",
             "namespace": "embedding",
             "service": "embedding-api",
         },
-        "annotations": {"summary": "API quota at 97%", "runbook": "https://runbooks.example.com/quota"},
-        "generator_url": "http://prometheus.example.com/graph?g0.expr=quota_used%3E0.95",
-    }
+        annotations={"summary": "API quota at 97%", "runbook": "https://runbooks.example.com/quota"},
+        group={"alertname": "APIQuotaExhaustion"},
+        created_at=1767225600.0,
+        updated_at=1767225600.0,
+        generator_url="http://prometheus.example.com/graph?g0.expr=quota_used%3E0.95",
+    )

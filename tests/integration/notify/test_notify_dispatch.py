@@ -15,6 +15,7 @@ from responder.config.loader import LoadedConfig
 from responder.notify import dispatch
 from responder.notify.base import Kind, Message
 from responder.store.keys import Keys
+from responder.store.records import Incident
 from tests.fakes.notify_env import FAST_RETRY, PUBLIC_URL, SECRETS
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack
@@ -23,9 +24,11 @@ from tests.fakes.smtp import SmtpServer
 ALL = ["slack", "email", "pagerduty"]
 
 
-def message(incident: dict[str, Any], kind: Kind = "open", **kw: Any) -> Message:
-    # No "incident" link: dispatch adds it from public_url.
-    return Message(kind=kind, incident=incident, text=kw.pop("text", f"{kind} happened"), **kw)
+def message(incident: Incident, kind: Kind = "open", **kw: Any) -> Message:
+    url = f"{PUBLIC_URL}/api/incidents/{incident.id}"
+    return Message(
+        kind=kind, incident=incident, text=kw.pop("text", f"{kind} happened"), incident_url=url, **kw
+    )
 
 
 def send(
@@ -50,7 +53,7 @@ def test_level_two_reaches_every_team_on_every_channel_and_remembers_the_refs(
     keys: Keys,
     config: LoadedConfig,
     env: dict[str, str],
-    incident: dict[str, Any],
+    incident: Incident,
     slack: FakeSlack,
     smtp: SmtpServer,
     pagerduty: FakePagerDuty,
@@ -74,7 +77,7 @@ def test_level_two_reaches_every_team_on_every_channel_and_remembers_the_refs(
         slack.calls("chat.postMessage")[0].body
     )
 
-    refs = redis_client.hgetall(keys.deliveries(incident["id"]))
+    refs = redis_client.hgetall(keys.deliveries(incident.id))
     card = slack.cards("#ops")[0]
     assert refs["slack:#ops"] == f"{card.channel}:{card.ts}"
     assert (
@@ -82,7 +85,7 @@ def test_level_two_reaches_every_team_on_every_channel_and_remembers_the_refs(
         == next(r for r in smtp.received if r.rcpt_tos == ["ops@example.com"]).message["Message-ID"]
     )
     assert refs["pagerduty:dev-team"] == "inc-20250101-0001"
-    assert 0 < redis_client.ttl(keys.deliveries(incident["id"])) <= 30 * 86400
+    assert 0 < redis_client.ttl(keys.deliveries(incident.id)) <= 30 * 86400
 
 
 def test_ack_updates_what_was_sent_using_the_stored_refs(
@@ -90,7 +93,7 @@ def test_ack_updates_what_was_sent_using_the_stored_refs(
     keys: Keys,
     config: LoadedConfig,
     env: dict[str, str],
-    incident: dict[str, Any],
+    incident: Incident,
     slack: FakeSlack,
     smtp: SmtpServer,
     pagerduty: FakePagerDuty,
@@ -122,7 +125,7 @@ def test_a_shared_slack_channel_gets_one_card(
     keys: Keys,
     config: LoadedConfig,
     env: dict[str, str],
-    incident: dict[str, Any],
+    incident: Incident,
     slack: FakeSlack,
 ) -> None:
     teams = dict(config.responder.teams)
@@ -143,7 +146,7 @@ def test_an_unconfigured_channel_is_recorded_as_skipped_and_the_others_still_pag
     keys: Keys,
     config: LoadedConfig,
     env: dict[str, str],
-    incident: dict[str, Any],
+    incident: Incident,
     slack: FakeSlack,
     smtp: SmtpServer,
     pagerduty: FakePagerDuty,
@@ -170,7 +173,7 @@ def test_a_team_without_an_address_on_a_channel_is_recorded(
     keys: Keys,
     config: LoadedConfig,
     env: dict[str, str],
-    incident: dict[str, Any],
+    incident: Incident,
     smtp: SmtpServer,
 ) -> None:
     records = send(
@@ -188,7 +191,7 @@ def test_one_broken_channel_fails_as_a_record_and_does_not_stop_the_others(
     keys: Keys,
     config: LoadedConfig,
     env: dict[str, str],
-    incident: dict[str, Any],
+    incident: Incident,
     slack: FakeSlack,
     smtp: SmtpServer,
     pagerduty: FakePagerDuty,
@@ -217,7 +220,7 @@ def test_one_broken_channel_fails_as_a_record_and_does_not_stop_the_others(
     for secret in SECRETS.all():
         assert secret not in recorded
     # nothing was stored for the failed deliveries, so a later open posts afresh
-    fields = set(redis_client.hkeys(keys.deliveries(incident["id"])))
+    fields = set(redis_client.hkeys(keys.deliveries(incident.id)))
     assert fields == {"email:dev-team@example.com"}
 
 
@@ -226,7 +229,7 @@ def test_ack_where_nothing_was_delivered_is_skipped(
     keys: Keys,
     config: LoadedConfig,
     env: dict[str, str],
-    incident: dict[str, Any],
+    incident: Incident,
     slack: FakeSlack,
     pagerduty: FakePagerDuty,
 ) -> None:
@@ -241,7 +244,7 @@ def test_a_note_goes_to_the_slack_thread_email_and_is_skipped_on_pagerduty(
     keys: Keys,
     config: LoadedConfig,
     env: dict[str, str],
-    incident: dict[str, Any],
+    incident: Incident,
     slack: FakeSlack,
     smtp: SmtpServer,
 ) -> None:
@@ -260,7 +263,7 @@ def test_a_note_goes_to_the_slack_thread_email_and_is_skipped_on_pagerduty(
 
 
 def test_unknown_team_or_channel_is_a_failed_record(
-    redis_client: redis.Redis, keys: Keys, config: LoadedConfig, env: dict[str, str], incident: dict[str, Any]
+    redis_client: redis.Redis, keys: Keys, config: LoadedConfig, env: dict[str, str], incident: Incident
 ) -> None:
     records = send(redis_client, keys, config, env, message(incident), ["nobody"], ["sms", "email"])
     assert [(r["channel"], r["status"], r["detail"]) for r in records] == [
@@ -274,7 +277,7 @@ def test_outcomes_are_counted(
     keys: Keys,
     config: LoadedConfig,
     env: dict[str, str],
-    incident: dict[str, Any],
+    incident: Incident,
     smtp: SmtpServer,
 ) -> None:
     send(redis_client, keys, config, env, message(incident), ["dev-team"], ["email"])
@@ -297,7 +300,7 @@ def test_a_slow_channel_does_not_lose_the_first_ref_to_a_concurrent_send(
     keys: Keys,
     config: LoadedConfig,
     env: dict[str, str],
-    incident: dict[str, Any],
+    incident: Incident,
     slack: FakeSlack,
 ) -> None:
     # Two workers notifying the same incident at once must still produce one card.

@@ -6,6 +6,7 @@ import logging
 import ssl
 import traceback
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,19 +16,17 @@ from responder.config.models import Team
 from responder.errors import NotifyError
 from responder.notify.base import Kind, Message
 from responder.notify.email import EmailChannel
+from responder.store.records import Incident
 from tests.fakes.notify_env import FAST_RETRY, PUBLIC_URL, SECRETS
 from tests.fakes.smtp import SmtpServer
 
 OPS = Team(email=["ops@example.com", "oncall@example.com"])
 
 
-def message(incident: dict[str, Any], kind: Kind = "open", **kw: Any) -> Message:
-    links = {
-        "alert": str(incident["generator_url"]),
-        "incident": f"{PUBLIC_URL}/api/incidents/{incident['id']}",
-    }
+def message(incident: Incident, kind: Kind = "open", **kw: Any) -> Message:
     text = kw.pop("text", f"{kind} happened")
-    return Message(kind=kind, incident=incident, text=text, links=links, **kw)
+    url = f"{PUBLIC_URL}/api/incidents/{incident.id}"
+    return Message(kind=kind, incident=incident, text=text, incident_url=url, **kw)
 
 
 def channel(env: dict[str, str], **overrides: str) -> EmailChannel:
@@ -39,7 +38,7 @@ def parts(received: Any) -> dict[str, str]:
 
 
 def test_first_email_is_multipart_text_and_html_with_the_incident_subject(
-    smtp: SmtpServer, env: dict[str, str], incident: dict[str, Any]
+    smtp: SmtpServer, env: dict[str, str], incident: Incident
 ) -> None:
     delivery = channel(env).send(message(incident, text="Level 1: APIQuotaExhaustion"), "ops-team", OPS, None)
 
@@ -66,7 +65,7 @@ def test_first_email_is_multipart_text_and_html_with_the_incident_subject(
 
 
 def test_updates_thread_onto_the_first_email(
-    smtp: SmtpServer, env: dict[str, str], incident: dict[str, Any]
+    smtp: SmtpServer, env: dict[str, str], incident: Incident
 ) -> None:
     ch = channel(env)
     first = ch.send(message(incident), "ops-team", OPS, None).ref
@@ -82,13 +81,13 @@ def test_updates_thread_onto_the_first_email(
     assert "Status: resolved" in parts(smtp.received[2])["text/plain"]
 
 
-def test_severity_is_in_the_subject(smtp: SmtpServer, env: dict[str, str], incident: dict[str, Any]) -> None:
-    channel(env).send(message({**incident, "severity": "medium"}), "ops-team", OPS, None)
+def test_severity_is_in_the_subject(smtp: SmtpServer, env: dict[str, str], incident: Incident) -> None:
+    channel(env).send(message(replace(incident, severity="medium")), "ops-team", OPS, None)
     assert smtp.received[0].message["Subject"].startswith("[MEDIUM] api_quota_exhaustion: ")
 
 
 def test_a_temporary_4xx_is_retried_and_the_mail_delivered_once(
-    smtp: SmtpServer, env: dict[str, str], incident: dict[str, Any]
+    smtp: SmtpServer, env: dict[str, str], incident: Incident
 ) -> None:
     smtp.handler.temporary_failures = 1
     channel(env).send(message(incident), "ops-team", OPS, None)
@@ -97,7 +96,7 @@ def test_a_temporary_4xx_is_retried_and_the_mail_delivered_once(
 
 
 def test_temporary_failures_give_up_after_the_bounded_attempts(
-    smtp: SmtpServer, env: dict[str, str], incident: dict[str, Any]
+    smtp: SmtpServer, env: dict[str, str], incident: Incident
 ) -> None:
     smtp.handler.temporary_failures = 10
     with pytest.raises(NotifyError, match=r"still failing after 3 attempts: SMTP 451 4\.3\.0"):
@@ -106,7 +105,7 @@ def test_temporary_failures_give_up_after_the_bounded_attempts(
 
 
 def test_a_permanent_5xx_fails_at_once_with_the_servers_reply(
-    smtp: SmtpServer, env: dict[str, str], incident: dict[str, Any]
+    smtp: SmtpServer, env: dict[str, str], incident: Incident
 ) -> None:
     smtp.handler.refuse = {
         "ops@example.com": "550 5.1.1 <ops@example.com>: Recipient address rejected",
@@ -118,7 +117,7 @@ def test_a_permanent_5xx_fails_at_once_with_the_servers_reply(
 
 
 def test_one_refused_recipient_is_reported_while_the_others_get_the_mail(
-    smtp: SmtpServer, env: dict[str, str], incident: dict[str, Any]
+    smtp: SmtpServer, env: dict[str, str], incident: Incident
 ) -> None:
     smtp.handler.refuse = {"oncall@example.com": "550 5.1.1 no such user"}
     delivery = channel(env).send(message(incident), "ops-team", OPS, None)
@@ -126,7 +125,7 @@ def test_one_refused_recipient_is_reported_while_the_others_get_the_mail(
     assert delivery.detail == "refused: oncall@example.com: 550 5.1.1 no such user"
 
 
-def test_an_unreachable_server_is_retried_then_fails(env: dict[str, str], incident: dict[str, Any]) -> None:
+def test_an_unreachable_server_is_retried_then_fails(env: dict[str, str], incident: Incident) -> None:
     with pytest.raises(
         NotifyError, match=r"still failing after 3 attempts: 127\.0\.0\.1:9: ConnectionRefusedError"
     ):
@@ -145,7 +144,7 @@ def auth_smtp() -> Iterator[SmtpServer]:
 
 
 def test_login_with_username_and_password(
-    auth_smtp: SmtpServer, env: dict[str, str], incident: dict[str, Any]
+    auth_smtp: SmtpServer, env: dict[str, str], incident: Incident
 ) -> None:
     ch = channel(
         env, SMTP_PORT=str(auth_smtp.port), SMTP_USERNAME="responder", SMTP_PASSWORD=SECRETS.smtp_password
@@ -155,7 +154,7 @@ def test_login_with_username_and_password(
 
 
 def test_a_wrong_password_fails_at_once_and_never_shows_the_password(
-    auth_smtp: SmtpServer, env: dict[str, str], incident: dict[str, Any], caplog: pytest.LogCaptureFixture
+    auth_smtp: SmtpServer, env: dict[str, str], incident: Incident, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     wrong = "wrong-TOPSECRET-password"
@@ -177,7 +176,7 @@ def tls_smtp(ca: trustme.CA) -> Iterator[SmtpServer]:
 
 
 def test_starttls_trusts_the_ca_from_ssl_cert_file(
-    tls_smtp: SmtpServer, env: dict[str, str], incident: dict[str, Any]
+    tls_smtp: SmtpServer, env: dict[str, str], incident: Incident
 ) -> None:
     channel(env, SMTP_PORT=str(tls_smtp.port), SMTP_STARTTLS="true").send(
         message(incident), "ops-team", OPS, None
@@ -186,7 +185,7 @@ def test_starttls_trusts_the_ca_from_ssl_cert_file(
 
 
 def test_starttls_refuses_a_server_it_does_not_trust(
-    tls_smtp: SmtpServer, env: dict[str, str], incident: dict[str, Any], tmp_path: Any
+    tls_smtp: SmtpServer, env: dict[str, str], incident: Incident, tmp_path: Any
 ) -> None:
     other_ca = tmp_path / "other.pem"
     trustme.CA().cert_pem.write_to_path(str(other_ca))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +15,17 @@ from responder.config.models import Team
 from responder.errors import NotifyError
 from responder.notify.base import Kind, Message
 from responder.notify.pagerduty import NOTES_UNSUPPORTED, PagerDutyChannel
+from responder.store.records import Incident
 from tests.fakes.notify_env import FAST_RETRY, PUBLIC_URL, SECRETS
 from tests.fakes.pagerduty import FakePagerDuty
 
 DEV = Team(pagerduty=SECRETS.pd_key_dev)
 
 
-def message(incident: dict[str, Any], kind: Kind = "open", **kw: Any) -> Message:
-    links = {
-        "alert": str(incident["generator_url"]),
-        "incident": f"{PUBLIC_URL}/api/incidents/{incident['id']}",
-    }
+def message(incident: Incident, kind: Kind = "open", **kw: Any) -> Message:
     text = kw.pop("text", f"{kind} happened")
-    return Message(kind=kind, incident=incident, text=text, links=links, **kw)
+    url = f"{PUBLIC_URL}/api/incidents/{incident.id}"
+    return Message(kind=kind, incident=incident, text=text, incident_url=url, **kw)
 
 
 def channel(env: dict[str, str], **overrides: str) -> PagerDutyChannel:
@@ -34,7 +33,7 @@ def channel(env: dict[str, str], **overrides: str) -> PagerDutyChannel:
 
 
 def test_trigger_sends_the_event_with_dedup_key_severity_details_and_links(
-    pagerduty: FakePagerDuty, env: dict[str, str], incident: dict[str, Any]
+    pagerduty: FakePagerDuty, env: dict[str, str], incident: Incident
 ) -> None:
     delivery = channel(env).send(message(incident), "dev-team", DEV, None)
 
@@ -55,12 +54,12 @@ def test_trigger_sends_the_event_with_dedup_key_severity_details_and_links(
         "rule": "api_quota_exhaustion",
         "level": 1,
         "status": "triggered",
-        "labels": incident["labels"],
-        "annotations": incident["annotations"],
+        "labels": incident.labels,
+        "annotations": incident.annotations,
     }
     assert event["links"] == [
         {"href": f"{PUBLIC_URL}/api/incidents/inc-20250101-0001", "text": "Incident inc-20250101-0001"},
-        {"href": incident["generator_url"], "text": "Alert source"},
+        {"href": incident.generator_url, "text": "Alert source"},
     ]
     assert (delivery.ref, delivery.target, delivery.status) == ("inc-20250101-0001", "dev-team", "sent")
     assert pagerduty.alerts == {(SECRETS.pd_key_dev, "inc-20250101-0001"): "triggered"}
@@ -70,14 +69,14 @@ def test_trigger_sends_the_event_with_dedup_key_severity_details_and_links(
     ("ours", "theirs"), [("critical", "critical"), ("high", "error"), ("medium", "warning"), ("low", "info")]
 )
 def test_severity_is_mapped_to_pagerdutys(
-    pagerduty: FakePagerDuty, env: dict[str, str], incident: dict[str, Any], ours: str, theirs: str
+    pagerduty: FakePagerDuty, env: dict[str, str], incident: Incident, ours: str, theirs: str
 ) -> None:
-    channel(env).send(message({**incident, "severity": ours}), "dev-team", DEV, None)
+    channel(env).send(message(replace(incident, severity=ours)), "dev-team", DEV, None)
     assert pagerduty.events[0]["payload"]["severity"] == theirs
 
 
 def test_ack_and_resolve_use_the_stored_dedup_key(
-    pagerduty: FakePagerDuty, env: dict[str, str], incident: dict[str, Any]
+    pagerduty: FakePagerDuty, env: dict[str, str], incident: Incident
 ) -> None:
     ch = channel(env)
     ref = ch.send(message(incident), "dev-team", DEV, None).ref
@@ -96,7 +95,7 @@ def test_ack_and_resolve_use_the_stored_dedup_key(
 
 
 def test_escalation_retriggers_the_same_alert(
-    pagerduty: FakePagerDuty, env: dict[str, str], incident: dict[str, Any]
+    pagerduty: FakePagerDuty, env: dict[str, str], incident: Incident
 ) -> None:
     ch = channel(env)
     ref = ch.send(message(incident), "dev-team", DEV, None).ref
@@ -107,7 +106,7 @@ def test_escalation_retriggers_the_same_alert(
 
 
 def test_a_note_is_skipped_with_the_reason_and_sends_nothing(
-    pagerduty: FakePagerDuty, env: dict[str, str], incident: dict[str, Any]
+    pagerduty: FakePagerDuty, env: dict[str, str], incident: Incident
 ) -> None:
     delivery = channel(env).send(message(incident, "note", text="Workers restarted"), "dev-team", DEV, "x")
     assert (delivery.status, delivery.detail) == ("skipped", NOTES_UNSUPPORTED)
@@ -115,7 +114,7 @@ def test_a_note_is_skipped_with_the_reason_and_sends_nothing(
 
 
 def test_rate_limiting_is_retried_a_bounded_number_of_times(
-    pagerduty: FakePagerDuty, env: dict[str, str], incident: dict[str, Any]
+    pagerduty: FakePagerDuty, env: dict[str, str], incident: Incident
 ) -> None:
     # The library's default would retry a 429 forever and hold the worker; ours gives up.
     pagerduty.answer_always(
@@ -127,7 +126,7 @@ def test_rate_limiting_is_retried_a_bounded_number_of_times(
 
 
 def test_rate_limited_once_then_delivered_once(
-    pagerduty: FakePagerDuty, env: dict[str, str], incident: dict[str, Any]
+    pagerduty: FakePagerDuty, env: dict[str, str], incident: Incident
 ) -> None:
     pagerduty.answer_next(429, {"status": "throttled"})
     pagerduty.answer_next(502, {"status": "bad gateway"})
@@ -137,7 +136,7 @@ def test_rate_limited_once_then_delivered_once(
 
 
 def test_an_invalid_event_fails_at_once_with_the_body_but_never_the_routing_key(
-    pagerduty: FakePagerDuty, env: dict[str, str], incident: dict[str, Any], caplog: pytest.LogCaptureFixture
+    pagerduty: FakePagerDuty, env: dict[str, str], incident: Incident, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     unknown_key = "UNKNOWNROUTINGKEY000000000000009"
@@ -153,7 +152,7 @@ def test_an_invalid_event_fails_at_once_with_the_body_but_never_the_routing_key(
 
 
 def test_an_untrusted_certificate_is_refused(
-    pagerduty: FakePagerDuty, env: dict[str, str], incident: dict[str, Any], tmp_path: Path
+    pagerduty: FakePagerDuty, env: dict[str, str], incident: Incident, tmp_path: Path
 ) -> None:
     other = tmp_path / "other-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(other))
@@ -163,7 +162,7 @@ def test_an_untrusted_certificate_is_refused(
 
 
 def test_the_process_ssl_cert_file_is_honoured_by_default(
-    pagerduty: FakePagerDuty, env: dict[str, str], incident: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    pagerduty: FakePagerDuty, env: dict[str, str], incident: Incident, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", env["SSL_CERT_FILE"])
     monkeypatch.setenv("PAGERDUTY_API_URL", pagerduty.url)

@@ -13,6 +13,7 @@ from responder.config.models import Team
 from responder.errors import NotifyError
 from responder.notify.base import Approval, Kind, Message
 from responder.notify.slack import SlackChannel
+from responder.store.records import Incident
 from tests.fakes.notify_env import FAST_RETRY as FAST
 from tests.fakes.notify_env import PUBLIC_URL, SECRETS
 from tests.fakes.slack import FakeSlack
@@ -26,13 +27,10 @@ def channel(env: dict[str, str]) -> SlackChannel:
     return SlackChannel.from_env(env, retry=FAST)
 
 
-def message(incident: dict[str, Any], kind: Kind = "open", **kw: Any) -> Message:
-    links = {
-        "alert": str(incident["generator_url"]),
-        "incident": f"{PUBLIC_URL}/api/incidents/{incident['id']}",
-    }
+def message(incident: Incident, kind: Kind = "open", **kw: Any) -> Message:
     text = kw.pop("text", f"{kind} happened")
-    return Message(kind=kind, incident=incident, text=text, links=links, **kw)
+    url = f"{PUBLIC_URL}/api/incidents/{incident.id}"
+    return Message(kind=kind, incident=incident, text=text, incident_url=url, **kw)
 
 
 def texts(blocks: list[dict[str, Any]]) -> str:
@@ -51,7 +49,7 @@ def buttons(blocks: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def test_first_send_posts_one_block_kit_card_with_buttons(
-    slack: FakeSlack, env: dict[str, str], incident: dict[str, Any]
+    slack: FakeSlack, env: dict[str, str], incident: Incident
 ) -> None:
     delivery = channel(env).send(message(incident), "ops-team", OPS, None)
 
@@ -85,7 +83,7 @@ def test_first_send_posts_one_block_kit_card_with_buttons(
 
 
 def test_ack_edits_the_card_in_place_and_says_so_in_its_thread(
-    slack: FakeSlack, env: dict[str, str], incident: dict[str, Any]
+    slack: FakeSlack, env: dict[str, str], incident: Incident
 ) -> None:
     ch = channel(env)
     ref = ch.send(message(incident), "ops-team", OPS, None).ref
@@ -105,7 +103,7 @@ def test_ack_edits_the_card_in_place_and_says_so_in_its_thread(
     assert reply.thread_ts == card.ts and reply.text == "Acknowledged by alice"
 
 
-def test_resolve_removes_the_buttons(slack: FakeSlack, env: dict[str, str], incident: dict[str, Any]) -> None:
+def test_resolve_removes_the_buttons(slack: FakeSlack, env: dict[str, str], incident: Incident) -> None:
     ch = channel(env)
     ref = ch.send(message(incident), "ops-team", OPS, None).ref
     ch.send(message(incident, "resolve", by="bob", text="Resolved by bob"), "ops-team", OPS, ref)
@@ -117,7 +115,7 @@ def test_resolve_removes_the_buttons(slack: FakeSlack, env: dict[str, str], inci
 
 
 def test_escalation_edits_the_card_and_threads_the_reason(
-    slack: FakeSlack, env: dict[str, str], incident: dict[str, Any]
+    slack: FakeSlack, env: dict[str, str], incident: Incident
 ) -> None:
     ch = channel(env)
     ref = ch.send(message(incident), "ops-team", OPS, None).ref
@@ -135,7 +133,7 @@ def test_escalation_edits_the_card_and_threads_the_reason(
 
 
 def test_notes_and_step_outcomes_go_to_the_thread_with_approve_for_approval_steps(
-    slack: FakeSlack, env: dict[str, str], incident: dict[str, Any]
+    slack: FakeSlack, env: dict[str, str], incident: Incident
 ) -> None:
     ch = channel(env)
     ref = ch.send(message(incident), "ops-team", OPS, None).ref
@@ -157,7 +155,7 @@ def test_notes_and_step_outcomes_go_to_the_thread_with_approve_for_approval_step
 
 
 def test_rate_limited_once_then_delivered_exactly_once(
-    slack: FakeSlack, env: dict[str, str], incident: dict[str, Any]
+    slack: FakeSlack, env: dict[str, str], incident: Incident
 ) -> None:
     slack.rate_limit_next(retry_after=1)
     started = time.monotonic()
@@ -170,7 +168,7 @@ def test_rate_limited_once_then_delivered_exactly_once(
 
 
 def test_channel_not_found_fails_with_slacks_error(
-    slack: FakeSlack, env: dict[str, str], incident: dict[str, Any]
+    slack: FakeSlack, env: dict[str, str], incident: Incident
 ) -> None:
     slack.answer_next(400, {"ok": False, "error": "channel_not_found"})
     with pytest.raises(NotifyError) as failure:
@@ -181,14 +179,14 @@ def test_channel_not_found_fails_with_slacks_error(
 
 
 def test_unknown_channel_answered_ok_false_fails_with_that_error(
-    slack: FakeSlack, env: dict[str, str], incident: dict[str, Any]
+    slack: FakeSlack, env: dict[str, str], incident: Incident
 ) -> None:
     with pytest.raises(NotifyError, match="channel_not_found"):
         channel(env).send(message(incident), "x", Team(slack="#no-such-channel"), None)
 
 
 def test_server_errors_are_retried_a_bounded_number_of_times(
-    slack: FakeSlack, env: dict[str, str], incident: dict[str, Any]
+    slack: FakeSlack, env: dict[str, str], incident: Incident
 ) -> None:
     for _ in range(3):
         slack.answer_next(503, "upstream unavailable")
@@ -198,7 +196,7 @@ def test_server_errors_are_retried_a_bounded_number_of_times(
 
 
 def test_server_error_then_success_delivers_once(
-    slack: FakeSlack, env: dict[str, str], incident: dict[str, Any]
+    slack: FakeSlack, env: dict[str, str], incident: Incident
 ) -> None:
     slack.answer_next(500, {"ok": False, "error": "internal_error"})
     channel(env).send(message(incident), "ops-team", OPS, None)
@@ -206,7 +204,7 @@ def test_server_error_then_success_delivers_once(
 
 
 def test_the_token_never_appears_in_errors_or_logs(
-    slack: FakeSlack, env: dict[str, str], incident: dict[str, Any], caplog: pytest.LogCaptureFixture
+    slack: FakeSlack, env: dict[str, str], incident: Incident, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     # A misbehaving proxy that echoes the request's Authorization header back.
@@ -220,7 +218,7 @@ def test_the_token_never_appears_in_errors_or_logs(
 
 
 def test_unreachable_slack_fails_without_the_token(
-    env: dict[str, str], incident: dict[str, Any], caplog: pytest.LogCaptureFixture
+    env: dict[str, str], incident: Incident, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     ch = SlackChannel.from_env({**env, "SLACK_API_URL": "http://127.0.0.1:9/api/"}, retry=FAST)

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from responder.config.models import Rule
-from responder.rules.matchers import Matcher, parse_matcher
+from responder.routing.matchers import Matcher, parse_matcher
 
 
 @dataclass(frozen=True)

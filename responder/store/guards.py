@@ -1,4 +1,8 @@
-"""Safety decisions: kill switch, hourly action budget, one run per playbook, cooldowns."""
+"""The Redis state behind the safety rails: kill switch, hourly action budget, cooldowns, run locks.
+
+Only state lives here; what to do about it is decided by :mod:`responder.plan` (at open and
+resolve) and :mod:`responder.playbooks.gates` (before each step).
+"""
 
 from __future__ import annotations
 
@@ -66,6 +70,12 @@ def release_playbook_lock(redis: Redis, keys: Keys, playbook: str, target: str, 
     redis.eval(_RELEASE, 1, keys.playbook_lock(playbook, target), run_id)
 
 
+def budget_used(redis: Redis, keys: Keys, now: float) -> int:
+    """Actions counted against the budget in the hour that holds ``now``."""
+    raw = redis.get(keys.budget(int(now // 3600)))
+    return int(raw) if raw else 0
+
+
 def take_budget(redis: Redis, keys: Keys, per_hour: int, now: float) -> bool:
     """Count one action against this hour's budget; False when it is spent."""
     key = keys.budget(int(now // 3600))
@@ -76,15 +86,15 @@ def take_budget(redis: Redis, keys: Keys, per_hour: int, now: float) -> bool:
     return int(used) <= per_hour
 
 
-def in_cooldown(redis: Redis, keys: Keys, incident_key: str) -> float:
-    """Seconds of cooldown left for an incident key (0 when none)."""
-    ttl = redis.pttl(keys.cooldown(incident_key))
-    return max(ttl, 0) / 1000
+def cooldown_left(stored: bytes | str | None, now: float) -> float:
+    """Seconds of cooldown left, from the stored end time of an incident key's cooldown."""
+    return max(float(stored) - now, 0.0) if stored else 0.0
 
 
-def start_cooldown(pipe: Pipeline, keys: Keys, incident_key: str, seconds: float) -> None:
+def start_cooldown(pipe: Pipeline, keys: Keys, incident_key: str, seconds: float, now: float) -> None:
+    """The key's playbooks do not run again until ``now + seconds`` (the key expires then too)."""
     if seconds > 0:
-        pipe.set(keys.cooldown(incident_key), 1, px=int(seconds * 1000))
+        pipe.set(keys.cooldown(incident_key), now + seconds, px=int(seconds * 1000))
 
 
 def set_paused(redis: Redis, keys: Keys, paused: bool) -> None:

@@ -1,0 +1,147 @@
+"""From an accepted webhook batch to incidents: route each alert, plan the response, apply it.
+
+Every change to an incident happens under its key's lock and lands in one Redis
+transaction, so a worker that dies half-way leaves nothing half-done and the retried
+job finds each alert either fully applied (and skips it) or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from responder.clock import iso
+from responder.incidents import lifecycle
+from responder.plan import Facts, ResponsePlan, plan_alert
+from responder.routing.routes import incident_key, route
+from responder.store import guards
+from responder.store import incidents as store
+from responder.store.keys import DEDUPE_TTL
+from responder.store.records import Alert, AlertStatus, Event
+
+if TYPE_CHECKING:
+    from responder.config.models import Rule
+    from responder.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+UNMATCHED_KEEP = 1000
+"""Alerts no rule matched, kept for inspection (newest first)."""
+INCIDENT_LOCK = 60
+"""Seconds one worker may hold an incident key while applying an alert."""
+
+
+def process_batch(rt: Runtime, batch_id: str) -> dict[str, int]:
+    """Apply every alert the webhook accepted in one request, then drop the batch."""
+    counts = {"alerts": 0, "unmatched": 0}
+    for raw in rt.redis.lrange(rt.keys.batch(batch_id), 0, -1):
+        item = json.loads(raw)
+        counts["alerts"] += 1
+        alert = Alert.from_webhook(item["alert"])
+        if not handle_alert(rt, alert, item.get("groupKey", ""), item.get("receivedAt")):
+            counts["unmatched"] += 1
+    rt.redis.delete(rt.keys.batch(batch_id))
+    return counts
+
+
+def handle_alert(rt: Runtime, alert: Alert, group_key: str, received_at: float | None = None) -> bool:
+    """Route one alert; returns False when no rule matched (it is then recorded as unmatched)."""
+    matched = route(rt.rules, alert.labels)
+    if not matched:
+        _record_unmatched(rt, alert)
+        return False
+    for compiled in matched:
+        key = incident_key(compiled.rule, alert.labels, group_key)
+        with rt.redis.lock(rt.keys.incident_lock(key), timeout=INCIDENT_LOCK, blocking_timeout=INCIDENT_LOCK):
+            if alert.firing:
+                _fire(rt, compiled.rule, key, alert, group_key, received_at)
+            else:
+                _resolve_alert(rt, key, alert)
+    return True
+
+
+def read_facts(rt: Runtime, key: str) -> Facts:
+    """What the response plan depends on, read in one round trip."""
+    with rt.redis.pipeline(transaction=False) as pipe:
+        pipe.hget(rt.keys.open_incidents, key)
+        pipe.exists(rt.keys.paused)
+        pipe.get(rt.keys.cooldown(key))
+        pipe.get(rt.keys.budget(int(rt.clock() // 3600)))
+        open_raw, paused, cooldown_until, used = pipe.execute()
+    now = rt.clock()
+    return Facts(
+        paused=bool(paused),
+        cooldown_left=guards.cooldown_left(cooldown_until, now),
+        budget_used=int(used or 0),
+        open_incident=open_raw.decode() if isinstance(open_raw, bytes) else open_raw,
+    )
+
+
+def _fire(rt: Runtime, rule: Rule, key: str, alert: Alert, group_key: str, received_at: float | None) -> None:
+    if rt.redis.exists(rt.keys.resolved_early(alert.fingerprint, alert.starts_at)):
+        return  # its resolution overtook it: the alert is already over
+    plan = plan_alert(rt.config, rule, alert.labels, group_key, read_facts(rt, key))
+    if plan.opens:
+        lifecycle.open_incident(rt, plan, alert, received_at)
+    else:
+        _join(rt, plan, alert)
+
+
+def _join(rt: Runtime, plan: ResponsePlan, alert: Alert) -> None:
+    incident_id = store.open_id(rt.redis, rt.keys, plan.incident_key)
+    if incident_id is None:
+        return
+    previous = store.alert(rt.redis, rt.keys, incident_id, alert.fingerprint)
+    if previous is not None and previous.firing and previous.starts_at == alert.starts_at:
+        return  # already applied (a retried job)
+    now = rt.clock()
+    with rt.redis.pipeline(transaction=True) as pipe:
+        store.put_alert(pipe, rt.keys, incident_id, alert)
+        store.touch(pipe, rt.keys, incident_id, now)
+        event = Event(
+            now,
+            "alert.received",
+            f"alert {alert.name} joined the incident",
+            {"fingerprint": alert.fingerprint},
+        )
+        store.add_event(pipe, rt.keys, incident_id, event)
+        pipe.execute()
+
+
+def _resolve_alert(rt: Runtime, key: str, alert: Alert) -> None:
+    redis, keys = rt.redis, rt.keys
+    incident_id = store.open_id(redis, keys, key)
+    previous = None if incident_id is None else store.alert(redis, keys, incident_id, alert.fingerprint)
+    if incident_id is None or previous is None or previous.starts_at != alert.starts_at:
+        # Resolved before we saw it fire (reordered delivery): remember, so a late firing is ignored.
+        redis.set(keys.resolved_early(alert.fingerprint, alert.starts_at), 1, ex=DEDUPE_TTL)
+        return
+    if previous.status == AlertStatus.RESOLVED:
+        return
+    now = rt.clock()
+    with redis.pipeline(transaction=True) as pipe:
+        store.put_alert(pipe, keys, incident_id, alert)
+        event = Event(
+            now, "alert.resolved", f"alert {alert.name} resolved", {"fingerprint": alert.fingerprint}
+        )
+        store.add_event(pipe, keys, incident_id, event)
+        pipe.execute()
+    if all(not a.firing for a in store.alerts(redis, keys, incident_id)):
+        lifecycle.resolve(rt, incident_id, by="alertmanager", reason="all alerts resolved")
+
+
+def _record_unmatched(rt: Runtime, alert: Alert) -> None:
+    keys = rt.keys
+    entry = {
+        "at": iso(rt.clock()),
+        "status": alert.status.value,
+        "labels": alert.labels,
+        "fingerprint": alert.fingerprint,
+    }
+    with rt.redis.pipeline(transaction=True) as pipe:
+        pipe.lpush(keys.unmatched, json.dumps(entry))
+        pipe.ltrim(keys.unmatched, 0, UNMATCHED_KEEP - 1)
+        pipe.incr(keys.counter("alerts_unmatched"))
+        pipe.execute()
+    log.info("alert matched no rule: %r", alert.name)

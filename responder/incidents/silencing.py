@@ -1,0 +1,58 @@
+"""The "Silence 1h" button: silence every alert of an incident in Alertmanager, once per click burst."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from responder.actions.alertmanager import api_matchers, silence
+from responder.config.durations import format_duration
+from responder.errors import ActionError
+from responder.store import incidents as store
+from responder.store.records import Event
+
+if TYPE_CHECKING:
+    from responder.runtime import Runtime
+
+SILENCE_CLAIM_TTL = 3600
+"""Seconds a "Silence 1h" click stays the incident's only one (double clicks change nothing)."""
+
+
+def silence_incident(
+    rt: Runtime, incident_id: str, duration: float, by: str, *, url: str | None = None
+) -> list[str]:
+    """Silence every alert of an incident (one silence per alert) and record it in the timeline.
+
+    Returns the new silence ids; an empty list when the incident was already silenced this
+    way within the last ``SILENCE_CLAIM_TTL`` seconds (a double click).
+
+    Raises:
+        IncidentNotFound: no such incident.
+        ActionError: Alertmanager refused or could not be reached (the click can be retried).
+    """
+    redis, keys = rt.redis, rt.keys
+    incident = store.get(redis, keys, incident_id)
+    claim = f"{keys.incident(incident_id)}:silence"
+    if not redis.set(claim, by, nx=True, ex=max(int(duration), SILENCE_CLAIM_TTL)):
+        return []
+    alerts = store.alerts(redis, keys, incident_id)
+    firing = [a for a in alerts if a.firing] or alerts
+    label_sets = [a.labels for a in firing] or [incident.labels]
+    length = format_duration(duration)
+    comment = f"{by} via Slack: incident {incident_id} ({incident.title})"
+    ids: list[str] = []
+    try:
+        for labels in label_sets:
+            ids.append(silence(api_matchers(None, labels), duration, comment, url=url))
+    except ActionError as exc:
+        redis.delete(claim)
+        failed = Event(rt.clock(), "silence.failed", f"silence by {by} failed: {exc}", {"by": by})
+        store.add_event(redis, keys, incident_id, failed)
+        raise
+    created = Event(
+        rt.clock(),
+        "silence.created",
+        f"silenced for {length} by {by}: {', '.join(ids)}",
+        {"by": by, "silence_ids": ids, "duration": length},
+    )
+    store.add_event(redis, keys, incident_id, created)
+    return ids

@@ -1,0 +1,175 @@
+"""Whether a step may run now: small pure gates over a snapshot of the run, in order.
+
+:func:`decide` looks at a :class:`StepSnapshot` (read once by
+:mod:`responder.playbooks.steps`) and returns the first gate's verdict that stops the
+step, or :class:`Proceed`. The gates, in order:
+
+1. the run is still on this step (a duplicate delivery finds it moved on): :class:`Stale`;
+2. the incident and the playbook still exist;
+3. one run of a playbook per target: another run holds the target's lock;
+4. the kill switch: automation is paused;
+5. the step's ``when`` condition is false (skip it) or cannot be evaluated (the step fails);
+6. ``requires_approval`` and nobody has approved yet;
+7. the hourly action budget is spent.
+
+Nothing here touches Redis, so every gate is tested on plain values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from responder.config.models import Playbook, Step
+from responder.errors import TemplateError
+from responder.playbooks import templating
+from responder.store.records import Incident, Run, RunStatus
+
+
+@dataclass(frozen=True)
+class StepSnapshot:
+    run: Run | None
+    index: int
+    incident: Incident | None
+    playbook: Playbook | None
+    paused: bool
+    budget_used: int
+    budget_limit: int
+    lock_holder: str | None = None
+    """Another run holding this run's (playbook, target) lock, when this run tried to take it."""
+    context: Mapping[str, Any] | None = None
+    """The template context (alert, incident, env) the step's condition and parameters see."""
+
+    @property
+    def step(self) -> Step | None:
+        if self.playbook is None or self.index >= len(self.playbook.steps):
+            return None
+        return self.playbook.steps[self.index]
+
+    @property
+    def label(self) -> str:
+        """``restart_workers step 2/3 (kubernetes.wait_rollout)``: how the timeline names the step."""
+        step = self.step
+        if self.playbook is None or step is None:
+            return f"step {self.index + 1}"
+        return f"{self.playbook.name} step {self.index + 1}/{len(self.playbook.steps)} ({step.action})"
+
+
+@dataclass(frozen=True)
+class Proceed:
+    """Run the action."""
+
+
+@dataclass(frozen=True)
+class Stale:
+    """A duplicate delivery, or a run already past this step: do nothing."""
+
+
+@dataclass(frozen=True)
+class Finish:
+    """End the run with ``status`` without running the step (nothing to escalate)."""
+
+    status: RunStatus
+    message: str
+    release_lock: bool = True
+
+
+@dataclass(frozen=True)
+class Fail:
+    """The step fails without being attempted: recorded, posted to the thread, escalated."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    """The step's condition is false: record it as skipped and go on to the next step."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class AwaitApproval:
+    message: str
+
+
+@dataclass(frozen=True)
+class BudgetSpent:
+    """The hourly action budget is used up: automation stops and people are paged."""
+
+    message: str
+
+
+Verdict = Proceed | Stale | Finish | Fail | Skip | AwaitApproval | BudgetSpent
+
+
+def decide(snap: StepSnapshot) -> Verdict:
+    for gate in (_current, _exists, _lock, _pause, _condition, _approval, _budget):
+        verdict = gate(snap)
+        if verdict is not None:
+            return verdict
+    return Proceed()
+
+
+def _current(snap: StepSnapshot) -> Verdict | None:
+    run = snap.run
+    if run is None or run.status != RunStatus.RUNNING or run.step != snap.index:
+        return Stale()
+    return None
+
+
+def _exists(snap: StepSnapshot) -> Verdict | None:
+    assert snap.run is not None
+    if snap.incident is None:
+        return Finish(RunStatus.FAILED, f"incident {snap.run.incident_id} no longer exists")
+    if snap.step is None:
+        return Fail(f'playbook "{snap.run.playbook}" is no longer in the config')
+    return None
+
+
+def _lock(snap: StepSnapshot) -> Verdict | None:
+    if snap.lock_holder is None:
+        return None
+    assert snap.run is not None
+    message = f"playbook {snap.run.playbook} not run: already running (run {snap.lock_holder})"
+    return Finish(RunStatus.SKIPPED, message, release_lock=False)
+
+
+def _pause(snap: StepSnapshot) -> Verdict | None:
+    if snap.paused:
+        return Finish(RunStatus.CANCELLED, f"{snap.label} not run: automation is paused")
+    return None
+
+
+def _condition(snap: StepSnapshot) -> Verdict | None:
+    step = snap.step
+    if step is None or step.when is None:
+        return None
+    try:
+        holds = templating.evaluate_condition(step.when, snap.context or {})
+    except TemplateError as exc:
+        return Fail(f"{snap.label} failed: {exc}")
+    except Exception as exc:  # label data can make any expression raise: "abc" > 5, 1/0
+        problem = f"{type(exc).__name__}: {exc}"
+        return Fail(f"{snap.label} failed: condition `{step.when}` could not be evaluated: {problem}")
+    if not holds:
+        return Skip(f"{snap.label} skipped: condition `{step.when}` is false")
+    return None
+
+
+def _approval(snap: StepSnapshot) -> Verdict | None:
+    step, run = snap.step, snap.run
+    if step is not None and run is not None and step.requires_approval and snap.index not in run.approved:
+        return AwaitApproval(f"{snap.label} waits for approval")
+    return None
+
+
+def _budget(snap: StepSnapshot) -> Verdict | None:
+    if snap.budget_used >= snap.budget_limit:
+        return BudgetSpent(budget_message(snap))
+    return None
+
+
+def budget_message(snap: StepSnapshot) -> str:
+    return f"automation budget exhausted ({snap.budget_limit} actions/hour): {snap.label} not run"

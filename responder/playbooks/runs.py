@@ -1,0 +1,87 @@
+"""Starting a playbook run and queueing its steps: one RQ job per step.
+
+A run is a Redis hash holding the step it is on (:mod:`responder.store.runs`). A step job
+does its action and then, in one transaction, records the outcome, moves the run to the
+next step and queues that step's job (:mod:`responder.playbooks.steps`). So a worker
+killed mid-step leaves the run on that step: RQ's abandoned-job cleanup re-queues the job
+and the run resumes there, and a completed step is never run again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from responder.scheduling import JobSpec
+from responder.store import incidents as store
+from responder.store import runs
+from responder.store.records import Alert, Event, Run, RunStatus
+
+if TYPE_CHECKING:
+    from redis.client import Pipeline
+
+    from responder.config.models import Playbook, Step
+    from responder.runtime import Runtime
+
+EXECUTE_STEP = "responder.jobs.execute_step"
+STEP_FAILED = "responder.jobs.step_job_failed"
+ABANDON_RETRIES = 3
+"""Room for RQ to re-run a step whose worker died; a step's own failures are counted by the run, not by RQ."""
+
+
+def _backoff(retries: int) -> tuple[int, ...]:
+    return tuple(min(2**i, 60) for i in range(retries + ABANDON_RETRIES))
+
+
+def step_job(run_id: str, index: int, step: Step) -> JobSpec:
+    return JobSpec(
+        EXECUTE_STEP,
+        (run_id, index),
+        timeout=int(step.timeout) + 10,
+        retry_intervals=_backoff(step.retries),
+        result_ttl=3600,
+        description=f"playbook run {run_id} step {index + 1}",
+        on_failure=STEP_FAILED,
+    )
+
+
+def enqueue_step(pipe: Pipeline, rt: Runtime, run_id: str, index: int, step: Step) -> None:
+    rt.scheduler.enqueue(step_job(run_id, index, step), pipeline=pipe)
+
+
+def start_run(
+    pipe: Pipeline,
+    rt: Runtime,
+    playbook: Playbook,
+    incident_id: str,
+    alert: Alert,
+    *,
+    trigger: str,
+    dry_run: bool,
+    now: float,
+) -> str:
+    """Create a run and queue its first step, in the caller's transaction. Returns the run id."""
+    run = Run(
+        id=rt.new_id(16),
+        incident_id=incident_id,
+        playbook=playbook.name,
+        alert=alert,
+        trigger=trigger,
+        dry_run=dry_run,
+        status=RunStatus.RUNNING,
+        step=0,
+        created_at=now,
+    )
+    runs.create(pipe, rt.keys, run)
+    store.add_event(
+        pipe,
+        rt.keys,
+        incident_id,
+        Event(
+            now,
+            "playbook.started",
+            f"playbook {playbook.name} started ({trigger}{', dry run' if dry_run else ''})",
+            {"run": run.id, "playbook": playbook.name},
+        ),
+    )
+    enqueue_step(pipe, rt, run.id, 0, playbook.steps[0])
+    return run.id

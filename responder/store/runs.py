@@ -1,0 +1,87 @@
+"""Playbook runs in Redis: one hash per run, kept for :data:`RUN_TTL`.
+
+Fields: the run's identity (``id``, ``incident_id``, ``playbook``, ``alert``, ``trigger``,
+``dry_run``, ``created_at``), where it is (``status``, ``step``, ``target``), and per step
+``done:<i>`` (outcome), ``approved:<i>`` (who) and ``failures:<i>`` (attempts that failed).
+"""
+
+from __future__ import annotations
+
+import json
+
+from redis import Redis
+from redis.client import Pipeline
+
+from responder.store.codec import text
+from responder.store.keys import Keys
+from responder.store.records import Alert, Run, RunStatus
+
+RUN_TTL = 30 * 86400
+
+
+def create(pipe: Pipeline, keys: Keys, run: Run) -> None:
+    key = keys.run(run.id)
+    pipe.hset(
+        key,
+        mapping={
+            "id": run.id,
+            "incident_id": run.incident_id,
+            "playbook": run.playbook,
+            "alert": json.dumps(run.alert.to_webhook()),
+            "trigger": run.trigger,
+            "dry_run": int(run.dry_run),
+            "status": run.status.value,
+            "step": run.step,
+            "created_at": run.created_at,
+        },
+    )
+    pipe.expire(key, RUN_TTL)
+
+
+def load(redis: Redis, keys: Keys, run_id: str) -> Run | None:
+    raw = redis.hgetall(keys.run(run_id))
+    if not raw:
+        return None
+    data = {text(k): text(v) for k, v in raw.items()}
+    per_step: dict[str, dict[int, str]] = {"done": {}, "approved": {}, "failures": {}}
+    for name, value in data.items():
+        prefix, _, index = name.partition(":")
+        if prefix in per_step and index.isdigit():
+            per_step[prefix][int(index)] = value
+    return Run(
+        id=data["id"],
+        incident_id=data["incident_id"],
+        playbook=data["playbook"],
+        alert=Alert.from_webhook(json.loads(data["alert"])),
+        trigger=data.get("trigger", "firing"),
+        dry_run=data.get("dry_run") == "1",
+        status=RunStatus(data["status"]),
+        step=int(data.get("step", 0)),
+        created_at=float(data.get("created_at", 0)),
+        target=data.get("target") or None,
+        done=per_step["done"],
+        approved=per_step["approved"],
+        failures={i: int(n) for i, n in per_step["failures"].items()},
+    )
+
+
+def set_target(redis: Redis, keys: Keys, run_id: str, target: str) -> None:
+    redis.hset(keys.run(run_id), "target", target)
+
+
+def set_status(pipe: Pipeline | Redis, keys: Keys, run_id: str, status: RunStatus) -> None:
+    pipe.hset(keys.run(run_id), "status", status.value)
+
+
+def step_done(pipe: Pipeline, keys: Keys, run_id: str, index: int, outcome: str) -> None:
+    """Record step ``index``'s outcome and move the run to the next step."""
+    pipe.hset(keys.run(run_id), mapping={f"done:{index}": outcome, "step": index + 1})
+
+
+def count_failure(redis: Redis, keys: Keys, run_id: str, index: int) -> int:
+    """One more failed attempt of step ``index``; returns how many there have been."""
+    return int(redis.hincrby(keys.run(run_id), f"failures:{index}", 1))
+
+
+def approve(pipe: Pipeline, keys: Keys, run_id: str, index: int, by: str) -> None:
+    pipe.hset(keys.run(run_id), mapping={f"approved:{index}": by, "status": RunStatus.RUNNING.value})
