@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,17 +27,46 @@ class LoadedConfig:
     warnings: list[str] = field(default_factory=list)
 
 
-def default_directory() -> Path:
-    """``RESPONDER_CONFIG_DIR``, else the current directory if it has a responder.yaml, else the defaults."""
+@dataclass(frozen=True)
+class ConfigChoice:
+    """The config directory a command runs on, and why that one: printed, so the choice is never silent."""
+
+    directory: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"config: {self.directory.resolve()} ({self.reason})"
+
+
+def choose_directory(option: Path | str | None = None) -> ConfigChoice:
+    """``--config``, else ``RESPONDER_CONFIG_DIR``, else the current directory (DESIGN §3) when it has
+    a responder.yaml, else the defaults the project ships."""
+    if option:
+        return ConfigChoice(Path(option), "--config")
     configured = os.environ.get("RESPONDER_CONFIG_DIR")
     if configured:
-        return Path(configured)
+        return ConfigChoice(Path(configured), "RESPONDER_CONFIG_DIR")
     if Path("responder.yaml").exists():
-        return Path(".")
-    return EMBEDDED_DEFAULTS
+        return ConfigChoice(Path("."), "the current directory has a responder.yaml")
+    return ConfigChoice(builtin_defaults(), "built-in defaults: no responder.yaml in the current directory")
 
 
-EMBEDDED_DEFAULTS = Path(__file__).resolve().parent.parent / "defaults"
+def default_directory() -> Path:
+    """The directory :func:`choose_directory` picks when no ``--config`` is given."""
+    return choose_directory().directory
+
+
+def builtin_defaults() -> Path:
+    """The default config the project ships (the repository's top-level rules/, playbooks/, responder.yaml).
+
+    An installed wheel carries them inside the package as ``responder/defaults/`` (pyproject.toml's
+    force-include); a source checkout or editable install imports ``responder`` from the checkout,
+    where they sit at the top level beside the package.
+    """
+    packaged = resources.files("responder") / "defaults"
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2]
 
 
 def load_config(directory: Path | str, env: Mapping[str, str] | None = None) -> LoadedConfig:

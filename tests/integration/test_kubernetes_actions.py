@@ -39,7 +39,7 @@ NS = "embedding"
 WORKERS = "embedding-queue-workers"
 APP = "paperless-maverick"
 REVISION = "deployment.kubernetes.io/revision"
-PLAYBOOKS = Path(__file__).parents[2] / "responder" / "defaults" / "playbooks"
+PLAYBOOKS = Path(__file__).parents[2] / "playbooks"
 ACTIONS = {action.name: action for action in kubernetes.ACTIONS}
 
 pytestmark = pytest.mark.usefixtures("kubeconfig")

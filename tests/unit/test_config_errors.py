@@ -112,7 +112,11 @@ def test_check_prints_the_exact_error_and_exits_1(case: str) -> None:
     result = check(directory)
 
     expected = [f"{directory}/{line}" for line in CASES[case]]
-    assert result.stderr.splitlines() == [*expected, f"{len(expected)} error(s) in {directory}"]
+    assert result.stderr.splitlines() == [
+        f"config: {directory} (--config)",
+        *expected,
+        f"{len(expected)} error(s) in {directory}",
+    ]
     assert result.stdout == ""
     assert result.exit_code == 1
 
@@ -137,6 +141,7 @@ def test_check_reports_every_error_of_a_directory_at_once(tmp_path: Path) -> Non
     result = check(directory)
 
     assert result.stderr.splitlines() == [
+        f"config: {directory} (--config)",
         f'{directory}/{RULES}:4: [0].playbooks[0]: undefined playbook "enable_conservative_mod"'
         ' used in rule "api_quota_exhaustion"',
         f'{directory}/{PLAYBOOK}:6: steps[1].with.flag: undefined flag "nope":'
