@@ -98,6 +98,7 @@ def load_config(directory: Path | str, env: Mapping[str, str] | None = None) -> 
             if model is not None:
                 responder = model
         warnings += _unset_warnings(main_source)
+        warnings += _profile_warnings(main_source, responder)
     else:
         issues.append(
             ConfigIssue(display(main_path), None, "", "file not found: every config directory needs one")
@@ -175,6 +176,26 @@ def _unset_warnings(source: SourceFile) -> list[str]:
         str(source.issue(loc, f"${{{name}}} is not set; it expands to an empty string"))
         for name, loc in source.unset_vars
     ]
+
+
+def _profile_warnings(source: SourceFile, responder: ResponderConfig) -> list[str]:
+    # ratelimit.set_profile replaces the whole rateLimits flag, so a key one profile sets and
+    # another lacks is dropped from the flag when switching to the one that lacks it.
+    profiles = responder.rate_limit_profiles
+    every_key = list(dict.fromkeys(key for values in profiles.values() for key in values))
+    gaps = []
+    for key in every_key:
+        have = [name for name, values in profiles.items() if key in values]
+        lack = [name for name in profiles if name not in have]
+        if lack:
+            gaps.append(f"{key} is in {', '.join(have)} but not {', '.join(lack)}")
+    if not gaps:
+        return []
+    message = (
+        "profiles disagree on their keys; switching to a profile without a key drops that setting "
+        "from the rateLimits flag: " + "; ".join(gaps)
+    )
+    return [str(source.issue(("rate_limit_profiles",), message))]
 
 
 M = TypeVar("M", bound=BaseModel)
