@@ -6,11 +6,12 @@
 #   docker run -e REDIS_URL=... alert-responder worker                         # a worker
 #   docker run --rm alert-responder check                                      # validate the config
 #
-# Config: without RESPONDER_CONFIG_DIR the responder uses the defaults embedded in the
-# package (responder/defaults: the rules, playbooks and responder.yaml shipped in the
-# wheel), because the working directory below holds no responder.yaml. To run your own,
-# mount a directory with responder.yaml, rules/ and playbooks/ (e.g. at /etc/responder)
-# and set RESPONDER_CONFIG_DIR=/etc/responder.
+# Config: without RESPONDER_CONFIG_DIR the responder uses the defaults the wheel carries
+# (the repository's rules/, playbooks/ and responder.yaml, mapped into the package by
+# pyproject.toml), because the working directory below holds no responder.yaml; every
+# command says on stderr which config it runs on. To run your own, mount a directory with
+# responder.yaml, rules/ and playbooks/ (e.g. at /etc/responder) and set
+# RESPONDER_CONFIG_DIR=/etc/responder.
 #
 # `serve` refuses to start without RESPONDER_WEBHOOK_TOKEN and RESPONDER_API_TOKEN
 # (docs/operations.md): a container listens on 0.0.0.0, never only on loopback.
@@ -26,14 +27,16 @@ RUN groupadd --system --gid 10001 responder \
     && useradd --system --uid 10001 --gid responder --home-dir /home/responder \
        --create-home --shell /usr/sbin/nologin responder
 
-# Only what the wheel needs: pyproject.toml (metadata), README.md (its `readme`) and the
-# package with its embedded defaults (package-data responder/defaults/**). Copied
+# Only what the wheel needs: pyproject.toml (metadata), README.md (its `readme`), the
+# package, and the default config it carries (force-include in pyproject.toml). Copied
 # explicitly rather than `COPY . .`, so tests, benchmarks, .git and local .responder-data
 # never reach the image. Runtime dependencies only: no [test], [bench] or [embedded]
 # extras (Redis runs as its own container or service).
 WORKDIR /tmp/src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md responder.yaml ./
 COPY responder ./responder
+COPY rules ./rules
+COPY playbooks ./playbooks
 RUN pip install . \
     && cd / && rm -rf /tmp/src \
     && responder --version

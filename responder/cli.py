@@ -14,15 +14,24 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
-from responder.config.loader import default_directory
+from responder.config.loader import choose_directory
 from responder.errors import ConfigError
 
 API_URL = "http://127.0.0.1:8080"
 
 
-def _config_dir(value: str | None) -> Path:
-    return Path(value) if value else default_directory()
+def _config_dir(value: str | None, *, announce: bool = True) -> Path:
+    """The config directory for this command; says on stderr which one and why (a silent choice of the
+    current directory over the defaults, or the reverse, looks like rules that stopped working)."""
+    ctx = click.get_current_context()
+    # click fills `value` from RESPONDER_CONFIG_DIR too; only a --config typed on the command line is one.
+    given = value if ctx.get_parameter_source("config") is ParameterSource.COMMANDLINE else None
+    choice = choose_directory(given)
+    if announce:
+        click.echo(str(choice), err=True)
+    return choice.directory
 
 
 config_option = click.option(
@@ -30,7 +39,8 @@ config_option = click.option(
     "config",
     envvar="RESPONDER_CONFIG_DIR",
     type=click.Path(file_okay=False),
-    help="Config directory (default: RESPONDER_CONFIG_DIR, the current directory, or the built-in defaults).",
+    help="Config directory (default: RESPONDER_CONFIG_DIR, else the current directory if it has a "
+    "responder.yaml, else the built-in defaults). Every command that runs on it says which one it uses.",
 )
 
 
@@ -84,7 +94,7 @@ def simulate(config: str | None, payload: Any, as_json: bool) -> None:
     from responder.simulate import plan_payload, render_text
 
     try:
-        loaded = load(_config_dir(config))
+        loaded = load(_config_dir(config, announce=False))
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -129,8 +139,9 @@ def worker(config: str | None, burst: bool) -> None:
     from responder import runtime as rt
     from responder import worker as worker_mod
 
+    directory = _config_dir(config)
     if config:
-        os.environ["RESPONDER_CONFIG_DIR"] = config
+        os.environ["RESPONDER_CONFIG_DIR"] = str(directory)
     try:
         # Built once, before the first job: every job of this process uses it.
         current = rt.current()

@@ -1,4 +1,8 @@
-"""``ratelimit.set_profile``: make a named rate-limit profile active (flag ``rateLimits``)."""
+"""``ratelimit.set_profile``: make a named rate-limit profile active (flag ``rateLimits``).
+
+A profile's keys and values are the managed app's own settings; the flag becomes the profile's name
+plus exactly those values, whatever they are.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ def set_profile(params: SetProfileParams, ctx: ActionContext) -> Outcome:
     if params.profile not in profiles:
         known = ", ".join(sorted(profiles)) or "none"
         raise ActionError(f'unknown rate-limit profile "{params.profile}" (known: {known})', retryable=False)
-    value = {"profile": params.profile, **profiles[params.profile].model_dump()}
+    value = {"profile": params.profile, **profiles[params.profile]}
     before = store.get(ctx.redis, ctx.keys, FLAG)
     if ctx.dry_run:
         return Outcome(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,17 +46,46 @@ class LoadedConfig:
         return f"{base.rstrip('/')}/api/incidents/{incident_id}" if base else None
 
 
-def default_directory() -> Path:
-    """``RESPONDER_CONFIG_DIR``, else the current directory if it has a responder.yaml, else the defaults."""
+@dataclass(frozen=True)
+class ConfigChoice:
+    """The config directory a command runs on, and why that one: printed, so the choice is never silent."""
+
+    directory: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"config: {self.directory.resolve()} ({self.reason})"
+
+
+def choose_directory(option: Path | str | None = None) -> ConfigChoice:
+    """``--config``, else ``RESPONDER_CONFIG_DIR``, else the current directory (DESIGN §3) when it has
+    a responder.yaml, else the defaults the project ships."""
+    if option:
+        return ConfigChoice(Path(option), "--config")
     configured = os.environ.get("RESPONDER_CONFIG_DIR")
     if configured:
-        return Path(configured)
+        return ConfigChoice(Path(configured), "RESPONDER_CONFIG_DIR")
     if Path("responder.yaml").exists():
-        return Path(".")
-    return EMBEDDED_DEFAULTS
+        return ConfigChoice(Path("."), "the current directory has a responder.yaml")
+    return ConfigChoice(builtin_defaults(), "built-in defaults: no responder.yaml in the current directory")
 
 
-EMBEDDED_DEFAULTS = Path(__file__).resolve().parent.parent / "defaults"
+def default_directory() -> Path:
+    """The directory :func:`choose_directory` picks when no ``--config`` is given."""
+    return choose_directory().directory
+
+
+def builtin_defaults() -> Path:
+    """The default config the project ships (the repository's top-level rules/, playbooks/, responder.yaml).
+
+    An installed wheel carries them inside the package as ``responder/defaults/`` (pyproject.toml's
+    force-include); a source checkout or editable install imports ``responder`` from the checkout,
+    where they sit at the top level beside the package.
+    """
+    packaged = resources.files("responder") / "defaults"
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2]
 
 
 def load_config(
@@ -90,6 +120,7 @@ def load_config(
             if model is not None:
                 responder = model
         warnings += _unset_warnings(main_source)
+        warnings += _profile_warnings(main_source, responder)
     else:
         issues.append(
             ConfigIssue(display(main_path), None, "", "file not found: every config directory needs one")
@@ -168,6 +199,26 @@ def _unset_warnings(source: SourceFile) -> list[str]:
         str(source.issue(loc, f"${{{name}}} is not set; it expands to an empty string"))
         for name, loc in source.unset_vars
     ]
+
+
+def _profile_warnings(source: SourceFile, responder: ResponderConfig) -> list[str]:
+    # ratelimit.set_profile replaces the whole rateLimits flag, so a key one profile sets and
+    # another lacks is dropped from the flag when switching to the one that lacks it.
+    profiles = responder.rate_limit_profiles
+    every_key = list(dict.fromkeys(key for values in profiles.values() for key in values))
+    gaps = []
+    for key in every_key:
+        have = [name for name, values in profiles.items() if key in values]
+        lack = [name for name in profiles if name not in have]
+        if lack:
+            gaps.append(f"{key} is in {', '.join(have)} but not {', '.join(lack)}")
+    if not gaps:
+        return []
+    message = (
+        "profiles disagree on their keys; switching to a profile without a key drops that setting "
+        "from the rateLimits flag: " + "; ".join(gaps)
+    )
+    return [str(source.issue(("rate_limit_profiles",), message))]
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -6,9 +6,9 @@ silently turns off a response.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from responder.config.durations import Duration
 
@@ -27,13 +27,26 @@ class Team(Strict):
     pagerduty: str | None = None
 
 
-class RateLimitProfile(Strict):
-    maxConcurrentRequests: int = Field(ge=1)
-    requestsPerMinute: int = Field(ge=1)
-    tokensPerMinute: int = Field(ge=1)
-    burstAllowance: int = Field(ge=0)
-    backoffMultiplier: float = Field(ge=1)
-    maxBackoffMs: int = Field(ge=0)
+def _profile_value(value: Any) -> str | int | float | bool:
+    # The values are the managed app's settings, copied into the rateLimits flag as they are: any
+    # scalar is fine, but a list or mapping is almost always an indentation slip.
+    if isinstance(value, str | int | float | bool):
+        return value
+    kinds = {list: "a list", dict: "a mapping", type(None): "an empty value"}
+    kind = kinds.get(type(value), type(value).__name__)
+    raise ValueError(f"a rate-limit setting is a string, number or true/false, not {kind}")
+
+
+def _profile_keys(profile: dict[str, Any]) -> dict[str, Any]:
+    if "profile" in profile:
+        raise ValueError('"profile" is reserved: the rateLimits flag names the active profile there')
+    return profile
+
+
+RateLimitProfile = Annotated[
+    dict[str, Annotated[Any, AfterValidator(_profile_value)]], AfterValidator(_profile_keys)
+]
+"""One named set of the managed app's rate-limit settings (any keys, scalar values)."""
 
 
 class KubernetesSettings(Strict):

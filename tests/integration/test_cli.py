@@ -108,7 +108,7 @@ def test_simulate_shows_the_plan_without_side_effects(runtime: Runtime) -> None:
         [
             "simulate",
             "--config",
-            str(ROOT / "responder" / "defaults"),
+            str(ROOT),
             str(ROOT / "alertmanager" / "sample-alert.json"),
         ],
     )
@@ -126,7 +126,7 @@ def test_simulate_shows_the_plan_without_side_effects(runtime: Runtime) -> None:
                 "simulate",
                 "--json",
                 "--config",
-                str(ROOT / "responder" / "defaults"),
+                str(ROOT),
                 str(ROOT / "alertmanager" / "sample-alert.json"),
             ],
         )
@@ -145,18 +145,14 @@ def test_simulate_shows_the_plan_without_side_effects(runtime: Runtime) -> None:
 def test_simulate_reports_an_unmatched_alert(tmp_path: Path) -> None:
     payload = tmp_path / "p.json"
     payload.write_bytes(body(alert("NobodyCares")))
-    result = CliRunner().invoke(
-        main, ["simulate", "--config", str(ROOT / "responder" / "defaults"), str(payload)]
-    )
+    result = CliRunner().invoke(main, ["simulate", "--config", str(ROOT), str(payload)])
     assert "no rule matches: recorded as unmatched, nobody is told" in result.output
 
 
 def test_simulate_refuses_a_file_that_is_not_a_webhook_payload(tmp_path: Path) -> None:
     payload = tmp_path / "p.json"
     payload.write_text('{"version": "3"}')
-    result = CliRunner().invoke(
-        main, ["simulate", "--config", str(ROOT / "responder" / "defaults"), str(payload)]
-    )
+    result = CliRunner().invoke(main, ["simulate", "--config", str(ROOT), str(payload)])
     assert result.exit_code == 1
     assert "not an Alertmanager webhook payload (version 4)" in result.output
 
@@ -164,7 +160,7 @@ def test_simulate_refuses_a_file_that_is_not_a_webhook_payload(tmp_path: Path) -
 def test_serve_refuses_to_start_without_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RESPONDER_WEBHOOK_TOKEN", raising=False)
     monkeypatch.delenv("RESPONDER_API_TOKEN", raising=False)
-    result = CliRunner().invoke(main, ["serve", "--config", str(ROOT / "responder" / "defaults")])
+    result = CliRunner().invoke(main, ["serve", "--config", str(ROOT)])
     assert result.exit_code == 2
     assert (
         "RESPONDER_WEBHOOK_TOKEN and RESPONDER_API_TOKEN not set: set them, or pass --allow-unauthenticated"

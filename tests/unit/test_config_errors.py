@@ -74,6 +74,14 @@ CASES: dict[str, list[str]] = {
         f'{PLAYBOOK}:6: steps[1].with.flag: undefined flag "nonCriticalProcesing":'
         " add it to `flags` in responder.yaml"
     ],
+    "profile_value_not_scalar": [
+        "responder.yaml:11: rate_limit_profiles.conservative.retryDelaysMs:"
+        " a rate-limit setting is a string, number or true/false, not a list"
+    ],
+    "profile_reserved_key": [
+        'responder.yaml:9: rate_limit_profiles.conservative: "profile" is reserved:'
+        " the rateLimits flag names the active profile there"
+    ],
     "undefined_rate_limit_profile": [
         f'{PLAYBOOK}:4: steps[0].with.profile: undefined rate-limit profile "conservativ"'
     ],
@@ -112,7 +120,11 @@ def test_check_prints_the_exact_error_and_exits_1(case: str) -> None:
     result = check(directory)
 
     expected = [f"{directory}/{line}" for line in CASES[case]]
-    assert result.stderr.splitlines() == [*expected, f"{len(expected)} error(s) in {directory}"]
+    assert result.stderr.splitlines() == [
+        f"config: {directory} (--config)",
+        *expected,
+        f"{len(expected)} error(s) in {directory}",
+    ]
     assert result.stdout == ""
     assert result.exit_code == 1
 
@@ -137,6 +149,7 @@ def test_check_reports_every_error_of_a_directory_at_once(tmp_path: Path) -> Non
     result = check(directory)
 
     assert result.stderr.splitlines() == [
+        f"config: {directory} (--config)",
         f'{directory}/{RULES}:4: [0].playbooks[0]: undefined playbook "enable_conservative_mod"'
         ' used in rule "api_quota_exhaustion"',
         f'{directory}/{PLAYBOOK}:6: steps[1].with.flag: undefined flag "nope":'
@@ -213,3 +226,31 @@ def test_rule_with_playbooks_but_no_notify_channel_is_warned_about() -> None:
         "rules/10-rules.yaml:1: rule api_quota_exhaustion runs playbooks but has no `notify` channels: "
         "if a step fails, nobody is paged"
     ) in config.warnings
+
+
+DISAGREEING_PROFILES = """\
+rate_limit_profiles:
+  conservative: {maxConcurrentRequests: 2, requestsPerMinute: 30, tokensPerMinute: 50000}
+  balanced: {maxConcurrentRequests: 4, requestsPerMinute: 50}
+  aggressive: {maxConcurrentRequests: 6, burstAllowance: 12}
+"""
+
+
+def test_profiles_that_disagree_on_their_keys_are_warned_about(tmp_path: Path) -> None:
+    # Switching from conservative to balanced would silently drop tokensPerMinute from rateLimits.
+    directory = tmp_path / "config"
+    shutil.copytree(TESTDATA / "config" / "basic", directory)
+    main_file = directory / "responder.yaml"
+    before, rest = main_file.read_text().split("rate_limit_profiles:\n", 1)
+    main_file.write_text(before + DISAGREEING_PROFILES + rest[rest.index("flags:") :])
+
+    result = check(directory)
+
+    assert (
+        "warning: responder.yaml:8: rate_limit_profiles: profiles disagree on their keys; switching to a"
+        " profile without a key drops that setting from the rateLimits flag:"
+        " requestsPerMinute is in conservative, balanced but not aggressive;"
+        " tokensPerMinute is in conservative but not balanced, aggressive;"
+        " burstAllowance is in aggressive but not conservative, balanced"
+    ) in result.stderr.splitlines()
+    assert result.exit_code == 0
