@@ -2,7 +2,8 @@
 # Build the alert-responder image from the Dockerfile with podman, on a machine with no
 # Docker daemon (CI), and check docker-compose.yml; tests/deploy/ then run the image.
 #
-#   bash deploy/ci/build-image.sh          # as root; idempotent; IMAGE=... to change the tag
+#   bash deploy/ci/build-image.sh    # as root; idempotent. IMAGE=... changes the tag
+#                                    # (tests/deploy then need RESPONDER_TEST_IMAGE=...)
 #
 # 1. Installs podman, runc, debootstrap, docker-compose and podman-compose when missing.
 # 2. Configures podman for this machine with one containers.conf drop-in (see below).
@@ -54,7 +55,8 @@ fi
 # --- 2. podman's configuration -----------------------------------------------------------
 # podman gives containers nofile and nproc of 1048576 unless told otherwise, and runc
 # cannot raise a limit above what podman itself holds: nofile at most the hard limit, nproc
-# at most the hard limit and at most pid_max (podman lowers its own nproc to pid_max).
+# at most the hard limit and at most pid_max (podman holds its own nproc to pid_max: seen
+# here as 32768 under a hard limit of 96553, and runc failing on anything above it).
 hard_limit() { # $1: ulimit flag, $2: cap
   local value
   value=$(ulimit -H "$1")
