@@ -6,6 +6,8 @@
 #   docker run -e REDIS_URL=... alert-responder worker                         # a worker
 #   docker run --rm alert-responder check                                      # validate the config
 #
+# CI builds and runs it with podman, without a Docker daemon: deploy/ci/build-image.sh.
+#
 # Config: without RESPONDER_CONFIG_DIR the responder uses the defaults the wheel carries
 # (the repository's rules/, playbooks/ and responder.yaml, mapped into the package by
 # pyproject.toml), because the working directory below holds no responder.yaml; every
@@ -17,27 +19,41 @@
 # (docs/operations.md): a container listens on 0.0.0.0, never only on loopback.
 FROM python:3.11-slim
 
+# The application lives in its own virtualenv, first on PATH: `responder`, and `python`
+# for the health check, are the venv's. (A venv also works on a base whose Python is
+# Debian's, where pip may not install into the system; CI's stand-in base is one.)
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/responder/bin:$PATH
 
 # A fixed uid/gid, so Kubernetes' runAsNonRoot and volume permissions can name them.
 RUN groupadd --system --gid 10001 responder \
     && useradd --system --uid 10001 --gid responder --home-dir /home/responder \
        --create-home --shell /usr/sbin/nologin responder
 
-# Only what the wheel needs: pyproject.toml (metadata), README.md (its `readme`), the
-# package, and the default config it carries (force-include in pyproject.toml). Copied
-# explicitly rather than `COPY . .`, so tests, benchmarks, .git and local .responder-data
-# never reach the image. Runtime dependencies only: no [test], [bench] or [embedded]
-# extras (Redis runs as its own container or service).
+# Where pip finds packages, for this build only: ARGs are not part of the image's
+# environment. The defaults are pip's own; a mirror or a proxy's CA goes in with
+# --build-arg (deploy/ci/build-image.sh passes the build machine's). Builders record
+# build arguments in the image history, so never put credentials in these URLs.
+ARG PIP_INDEX_URL=https://pypi.org/simple
+ARG PIP_EXTRA_INDEX_URL=
+ARG PIP_TRUSTED_HOST=
+ARG PIP_CERT=
+
+# Only what the wheel needs: its metadata (pyproject.toml, README.md), the package and
+# the default config it ships (rules/, playbooks/, responder.yaml). Copied explicitly,
+# and .dockerignore admits nothing else, so tests, benchmarks, .git, local
+# .responder-data and secrets/ never reach the image. Runtime dependencies only: no
+# [test], [bench] or [embedded] extras (Redis runs as its own container or service).
 WORKDIR /tmp/src
 COPY pyproject.toml README.md responder.yaml ./
 COPY responder ./responder
 COPY rules ./rules
 COPY playbooks ./playbooks
-RUN pip install . \
+RUN python3 -m venv /opt/responder \
+    && pip install . \
     && cd / && rm -rf /tmp/src \
     && responder --version
 
