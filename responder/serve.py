@@ -36,8 +36,10 @@ def serve_app(
 
     # Fail before forking if the config is bad: gunicorn would otherwise boot-loop its workers.
     from responder.config.loader import load_config
+    from responder.webhook.limits import Limits
 
     load_config(config_dir)
+    Limits.from_env()
     options = {
         "bind": bind,
         "workers": workers,

@@ -80,7 +80,7 @@ def _record_unmatched(runtime: Runtime, alert: dict[str, Any]) -> None:
         pipe.ltrim(keys.unmatched, 0, UNMATCHED_KEEP - 1)
         pipe.incr(keys.counter("alerts_unmatched"))
         pipe.execute()
-    log.info("alert matched no rule: %s", alert.get("labels", {}).get("alertname"))
+    log.info("alert matched no rule: %r", alert.get("labels", {}).get("alertname"))
 
 
 def _alert_state(alert: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ from flask import Flask
 
 from responder.runtime import Runtime
 from responder.webhook import alertmanager, api, errors, health, metrics, slack
+from responder.webhook.limits import Limits
 from responder.webhook.state import WebState
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
@@ -19,14 +20,20 @@ def create_app(
     webhook_token: str | None = None,
     api_token: str | None = None,
     max_body: int | None = None,
+    limits: Limits | None = None,
 ) -> Flask:
-    """Build the app around ``runtime``. Tokens None means that endpoint is unauthenticated."""
+    """Build the app around ``runtime``. Tokens None means that endpoint is unauthenticated.
+
+    ``limits`` None reads the caps on alerts from the environment (``RESPONDER_MAX_*``).
+    """
     app = Flask("responder")
     app.config["MAX_CONTENT_LENGTH"] = max_body or int(
         os.environ.get("RESPONDER_MAX_BODY_BYTES", DEFAULT_MAX_BODY)
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["responder"] = WebState(runtime, webhook_token, api_token)
+    app.extensions["responder"] = WebState(
+        runtime, webhook_token, api_token, limits=limits if limits is not None else Limits.from_env()
+    )
     errors.register(app)
     metrics.install(app, runtime)
     for blueprint in (alertmanager.bp, api.bp, health.bp, slack.bp):
