@@ -32,7 +32,9 @@ def serve_app(
         from responder import runtime
         from responder.webhook.app import create_app
 
-        return create_app(runtime.build(config_dir), webhook_token=webhook_token, api_token=api_token)
+        return create_app(
+            runtime.build(config_dir), webhook_token=webhook_token, api_token=api_token, bind=bind
+        )
 
     # Fail before forking if the config is bad: gunicorn would otherwise boot-loop its workers.
     from responder.config.loader import load_config

@@ -7,7 +7,7 @@ import os
 from flask import Flask
 
 from responder.runtime import Runtime
-from responder.webhook import alertmanager, api, errors, health, metrics, slack
+from responder.webhook import alertmanager, api, errors, guard, health, metrics, slack
 from responder.webhook.limits import Limits
 from responder.webhook.state import WebState
 
@@ -21,10 +21,13 @@ def create_app(
     api_token: str | None = None,
     max_body: int | None = None,
     limits: Limits | None = None,
+    bind: str | None = None,
 ) -> Flask:
     """Build the app around ``runtime``. Tokens None means that endpoint is unauthenticated.
 
     ``limits`` None reads the caps on alerts from the environment (``RESPONDER_MAX_*``).
+    ``bind`` is the address served (``responder serve --bind``); with a token missing, every
+    request is held to it (:mod:`responder.webhook.guard`: Host, cross-site, JSON only).
     """
     app = Flask("responder")
     app.config["MAX_CONTENT_LENGTH"] = max_body or int(
@@ -35,6 +38,8 @@ def create_app(
         runtime, webhook_token, api_token, limits=limits if limits is not None else Limits.from_env()
     )
     errors.register(app)
+    if bind is not None and (webhook_token is None or api_token is None):
+        guard.install(app, bind)
     metrics.install(app, runtime)
     for blueprint in (alertmanager.bp, api.bp, health.bp, slack.bp):
         app.register_blueprint(blueprint)
