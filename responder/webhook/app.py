@@ -7,7 +7,7 @@ import os
 from flask import Flask
 
 from responder.runtime import Runtime
-from responder.webhook import alertmanager, api, errors, guard, health, metrics, slack
+from responder.webhook import alertmanager, api, errors, guard, health, keepalive, metrics, slack
 from responder.webhook.limits import Limits
 from responder.webhook.state import WebState
 
@@ -38,6 +38,7 @@ def create_app(
         runtime, webhook_token, api_token, limits=limits if limits is not None else Limits.from_env()
     )
     errors.register(app)
+    keepalive.install(app)
     if bind is not None and (webhook_token is None or api_token is None):
         guard.install(app, bind)
     metrics.install(app, runtime)
