@@ -58,6 +58,18 @@ def body(*alerts: dict[str, Any], **kwargs: Any) -> bytes:
     return json.dumps(payload(*alerts, **kwargs)).encode()
 
 
+class BurstWorker(SimpleWorker):
+    """RQ's SimpleWorker without its pub/sub thread. In burst mode nobody sends it commands, and on
+    teardown redis-py's thread can sit out RQ's 60 s sleep_time when the unsubscribe lands first (a
+    race in rq 2.12 with redis 8), which made drain() time out now and then."""
+
+    def subscribe(self) -> None:
+        pass
+
+    def unsubscribe(self) -> None:
+        pass
+
+
 def work_once(queue: Queue, scheduled: ScheduledJobRegistry) -> bool:
     """Move due scheduled jobs to the queue (as RQ's scheduler does), then run a real RQ worker
     in this process until the queue is empty. False when there was nothing to do."""
@@ -68,7 +80,7 @@ def work_once(queue: Queue, scheduled: ScheduledJobRegistry) -> bool:
             queue._enqueue_job(job)
     if not queue.count:
         return False
-    SimpleWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
+    BurstWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
     return True
 
 

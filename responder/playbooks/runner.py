@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -130,7 +131,7 @@ def execute_step(runtime: Runtime, run_id: str, index: int) -> str:
     label = f"{playbook.name} step {index + 1}/{len(playbook.steps)} ({step.action})"
 
     alert = json.loads(run["alert"])
-    context = templating.template_context(alert, incident)
+    context = templating.template_context(alert, incident, runtime.config.responder.templates.env)
     if index == 0 and not run.get("target"):
         target = _target(playbook, context)
         holder = safety.acquire_playbook_lock(redis, keys, playbook, target, run_id)
@@ -180,11 +181,13 @@ def execute_step(runtime: Runtime, run_id: str, index: int) -> str:
         return "budget exhausted"
 
     action = registry.get(step.action)
+    secrets: tuple[str, ...] = ()  # the secret values this step used: redacted from all it records
     try:
         if action is None:
             raise ActionError(f'unknown action "{step.action}"', retryable=False)
-        rendered = templating.render_value(step.with_, context)
-        params = action.params.model_validate(rendered)
+        rendered = templating.render_step_params(step.action, step.with_, context, environ=os.environ)
+        secrets = rendered.secrets
+        params = action.params.model_validate(rendered.params)
         dry_run = runtime.config.responder.safety.dry_run or run.get("dry_run") == "1"
         ctx = ActionContext(
             redis=redis,
@@ -207,17 +210,18 @@ def execute_step(runtime: Runtime, run_id: str, index: int) -> str:
             index,
             f"{label} failed: bad parameters after rendering: {problems}",
             continue_on_error=step.continue_on_error,
+            secrets=secrets,
         )
     except (ActionError, TemplateError) as exc:
         retryable = isinstance(exc, ActionError) and exc.retryable
-        return _failed_attempt(runtime, run, incident, index, step, label, str(exc), retryable)
+        return _failed_attempt(runtime, run, incident, index, step, label, str(exc), retryable, secrets)
     except Exception as exc:
         reason = (
             f"timed out after {format_duration(step.timeout)}"
             if "Timeout" in type(exc).__name__
             else (f"{type(exc).__name__}: {exc}")
         )
-        return _failed_attempt(runtime, run, incident, index, step, label, reason, True)
+        return _failed_attempt(runtime, run, incident, index, step, label, reason, True, secrets)
     took = time.monotonic() - started
     return _advance(
         runtime,
@@ -228,6 +232,7 @@ def execute_step(runtime: Runtime, run_id: str, index: int) -> str:
         outcome="ok",
         details=outcome.details,
         took=round(took, 3),
+        secrets=secrets,
     )
 
 
@@ -252,8 +257,9 @@ def _failed_attempt(
     label: str,
     reason: str,
     retryable: bool,
+    secrets: tuple[str, ...] = (),
 ) -> str:
-    reason = redact(reason)
+    reason = redact(reason, secrets)
     failures = runtime.redis.hincrby(runtime.keys.run(run["id"]), f"failures:{index}", 1)
     if retryable and failures <= step.retries:
         store.add_event(
@@ -274,6 +280,7 @@ def _failed_attempt(
         index,
         f"{label} failed{attempts}: {reason}",
         continue_on_error=step.continue_on_error,
+        secrets=secrets,
     )
 
 
@@ -287,6 +294,7 @@ def _advance(
     outcome: str,
     details: dict[str, Any] | None = None,
     took: float | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> str:
     keys = runtime.keys
     nxt = index + 1
@@ -295,10 +303,10 @@ def _advance(
         pipe.hset(keys.run(run["id"]), mapping={f"done:{index}": outcome, "step": nxt})
         extra: dict[str, Any] = {"run": run["id"], "step": index, "outcome": outcome}
         if details:
-            extra["result"] = redact(details)
+            extra["result"] = redact(details, secrets)
         if took is not None:
             extra["seconds"] = took
-        store.add_event(pipe, keys, run["incident_id"], f"step.{outcome}", redact(message), **extra)
+        store.add_event(pipe, keys, run["incident_id"], f"step.{outcome}", redact(message, secrets), **extra)
         if nxt < len(playbook.steps):
             enqueue_step(pipe, runtime.queue, run["id"], nxt, playbook.steps[nxt])
         else:
@@ -327,8 +335,9 @@ def _fail(
     message: str,
     *,
     continue_on_error: bool = False,
+    secrets: tuple[str, ...] = (),
 ) -> str:
-    message = redact(message)
+    message = redact(message, secrets)
     playbook = runtime.config.playbooks.get(run["playbook"])
     if continue_on_error and playbook is not None:
         return _advance(
