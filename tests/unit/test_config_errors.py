@@ -106,6 +106,11 @@ CASES: dict[str, list[str]] = {
         f"{PLAYBOOK}:10: steps[3].with.message: env.ADMIN_API is not in templates.env of responder.yaml"
         " (templates see only those variables: CLUSTER_NAME)"
     ],
+    "env_var_in_playbook": [
+        f"{PLAYBOOK}:10: steps[3].with.message: ${{SLACK_SIGNING_SECRET}} is not in templates.env of"
+        " responder.yaml: playbooks see only those variables (a secret goes in an http.request header as"
+        " {{ secret.SLACK_SIGNING_SECRET }})"
+    ],
     "wrong_type_retries": [
         f"{PLAYBOOK}:5: steps[0].retries:"
         " Input should be a valid integer, unable to parse string as an integer (got 'three')"
