@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+from pydantic_core import from_json
 
 from responder.runtime import Runtime
 from responder.webhook import alertmanager, api, errors, guard, health, keepalive, metrics, slack
@@ -12,6 +15,17 @@ from responder.webhook.limits import Limits
 from responder.webhook.state import WebState
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, parsed by pydantic's parser: deep nesting or a huge number is a ValueError
+    (which ``request.get_json`` turns into a 400, or None when silent), where ``json.loads``
+    raised RecursionError, a 500."""
+
+    sort_keys = False
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return from_json(s)
 
 
 def create_app(
@@ -33,7 +47,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = max_body or int(
         os.environ.get("RESPONDER_MAX_BODY_BYTES", DEFAULT_MAX_BODY)
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = JSONProvider(app)
     app.extensions["responder"] = WebState(
         runtime, webhook_token, api_token, limits=limits if limits is not None else Limits.from_env()
     )
