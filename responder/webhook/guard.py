@@ -7,7 +7,9 @@ the answers as its own. Alerts run playbooks with the operator's kubeconfig, so,
 a token is missing:
 
 - the ``Host`` header must name the address served (for a loopback bind: ``127.0.0.1``,
-  ``localhost`` or ``[::1]`` with its port); a rebound name gets 421;
+  ``localhost`` or ``[::1]`` with its port); a rebound name gets 421. ``/slack/interactions``
+  is exempt: it acts only on bodies signed with the Slack signing secret, so a rebound page
+  gains nothing there, and Slack reaches a laptop only through a tunnel with its own name;
 - POST, PUT, PATCH and DELETE from another site get 403: an ``Origin`` that is not this
   host, or ``Sec-Fetch-Site`` other than ``same-origin``/``none``. Clients that send neither
   (Alertmanager, curl, the CLI) are not browsers and pass;
@@ -29,6 +31,8 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SAME_SITE = frozenset({"same-origin", "none"})
 """``Sec-Fetch-Site`` values of a request the user made on this origin or typed themselves."""
 JSON_ONLY = frozenset({"/webhook/alertmanager"})
+SIGNED = frozenset({"/slack/interactions"})
+"""Paths that accept only requests signed with a secret a web page cannot have."""
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 WILDCARDS = frozenset({"", "0.0.0.0", "::"})
 
@@ -79,7 +83,7 @@ def install(app: Flask, bind: str) -> None:
     @app.before_request
     def guard() -> tuple[Response, int] | None:
         host = request.headers.get("Host", "")
-        if not address.accepts(host):
+        if request.path not in SIGNED and not address.accepts(host):
             return error(
                 421,
                 f"the Host header must name the address this responder serves ({bind}): it runs "

@@ -88,6 +88,21 @@ def test_a_request_for_another_host_name_is_421(client: FlaskClient, runtime: Ru
     assert queued(runtime) == 0
 
 
+def test_slack_through_a_tunnel_is_not_refused_for_its_host(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Slack reaches a laptop's `responder up` only through a tunnel with its own name; the endpoint
+    # acts on signed bodies alone, so the Host rule would add nothing there but breakage.
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "tunnel-secret")
+
+    response = client.post(
+        "/slack/interactions", data=b"payload=%7B%7D", headers={"Host": "abc.tunnel.example"}
+    )
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "missing X-Slack-Signature or X-Slack-Request-Timestamp"
+
+
 @pytest.mark.parametrize(
     "headers",
     [
