@@ -128,7 +128,11 @@ def serve(config: str | None, bind: str, workers: int, allow_unauthenticated: bo
             if v is None
         ]
         raise click.UsageError(f"{' and '.join(missing)} not set: set them, or pass --allow-unauthenticated")
-    serve_app(_config_dir(config), bind, workers, webhook_token, api_token)
+    try:
+        serve_app(_config_dir(config), bind, workers, webhook_token, api_token)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
 
 
 @main.command()

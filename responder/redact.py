@@ -1,31 +1,31 @@
-"""Keep secrets out of the timeline, logs and errors.
+"""Keep secrets out of the timeline, logs, messages and errors.
 
-Every environment variable whose name says it is a secret (TOKEN, SECRET, PASSWORD,
-KEY...) has its value replaced by ``***`` wherever it appears in text we record.
+Redaction is by value: the caller passes the secret values it actually used (for a step,
+``RenderedParams.secrets`` from :func:`responder.playbooks.templating.render_step_params`),
+and every occurrence of each is replaced by ``***`` in whatever text is about to be
+recorded or sent. Guessing secrets from variable names missed any secret not named like
+one, and masked values that were not secrets.
 """
 
 from __future__ import annotations
 
-import os
-import re
+from collections.abc import Iterable
 from typing import Any
 
-_SECRET_NAME = re.compile(
-    r"TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ROUTING_KEY|PRIVATE|CREDENTIAL", re.IGNORECASE
-)
 MASK = "***"
+MIN_LENGTH = 4
+"""Shorter values are not redacted: masking every "1" or "on" would garble messages, and a
+secret that short protects nothing (the same rule as :func:`responder.notify.base.redact`)."""
 
 
-def secret_values() -> list[str]:
-    values = {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= 6}
-    return sorted(values, key=len, reverse=True)
-
-
-def redact(value: Any) -> Any:
-    secrets = secret_values()
-    if not secrets:
+def redact(value: Any, secrets: Iterable[str]) -> Any:
+    """``value`` with every secret replaced by ``***``, in every string inside dicts, lists and tuples."""
+    ordered = sorted(
+        {s for s in secrets if isinstance(s, str) and len(s) >= MIN_LENGTH}, key=len, reverse=True
+    )
+    if not ordered:
         return value
-    return _redact(value, secrets)
+    return _redact(value, ordered)
 
 
 def _redact(value: Any, secrets: list[str]) -> Any:
@@ -35,7 +35,7 @@ def _redact(value: Any, secrets: list[str]) -> Any:
                 value = value.replace(secret, MASK)
         return value
     if isinstance(value, dict):
-        return {k: _redact(v, secrets) for k, v in value.items()}
+        return {_redact(k, secrets): _redact(v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_redact(v, secrets) for v in value]
     return value

@@ -10,6 +10,7 @@ from gunicorn.app.base import BaseApplication
 
 from responder import runtime
 from responder.webhook.app import create_app
+from responder.webhook.limits import Limits
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -32,10 +33,13 @@ def serve_app(
     """Serve until stopped. Each gunicorn worker builds its own app (and Redis pool) after the fork."""
 
     def factory() -> Any:
-        return create_app(runtime.build(config_dir), webhook_token=webhook_token, api_token=api_token)
+        return create_app(
+            runtime.build(config_dir), webhook_token=webhook_token, api_token=api_token, bind=bind
+        )
 
-    # Fail before forking if the config is bad: gunicorn would otherwise boot-loop its workers.
+    # Fail before forking if the config or a size cap is bad: gunicorn would otherwise boot-loop.
     runtime.load(config_dir)
+    Limits.from_env()
     options = {
         "bind": bind,
         "workers": workers,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pydantic import ValidationError
@@ -80,7 +81,7 @@ def _playbook(
     config: LoadedConfig, name: str, alert: dict[str, Any], incident: dict[str, Any]
 ) -> dict[str, Any]:
     playbook = config.playbooks[name]
-    context = templating.template_context(alert, incident)
+    context = templating.template_context(alert, incident, config.responder.templates.env)
     steps = []
     for index, step in enumerate(playbook.steps, start=1):
         out: dict[str, Any] = {
@@ -89,17 +90,19 @@ def _playbook(
             "timeout": format_duration(step.timeout),
             "retries": step.retries,
         }
+        secrets: tuple[str, ...] = ()
         try:
             if step.when is not None:
                 out["when"] = step.when
                 out["runs"] = templating.evaluate_condition(step.when, context)
-            rendered = templating.render_value(step.with_, context)
+            rendered = templating.render_step_params(step.action, step.with_, context, environ=os.environ)
+            secrets = rendered.secrets
             action = registry.get(step.action)
             if action is not None:
-                action.params.model_validate(rendered)
-            out["with"] = redact(rendered)
+                action.params.model_validate(rendered.params)
+            out["with"] = redact(rendered.params, rendered.secrets)
         except (TemplateError, ValidationError) as exc:
-            out["error"] = str(exc)
+            out["error"] = redact(str(exc), secrets)
         if step.requires_approval:
             out["requires_approval"] = True
         steps.append(out)

@@ -150,9 +150,24 @@ def load_config(
     playbook_sources: dict[str, SourceFile] = {}
     broken: set[str] = set()
     """Playbooks that exist but did not load; rules naming them are not told they are undefined."""
+    # A playbook is rendered into timelines and messages, so ${VAR} in it may read only what
+    # templates may (templates.env); otherwise it would be a way around that list.
+    environ = os.environ if env is None else env
+    listed = set(responder.templates.env)
+    playbook_env = {name: value for name, value in environ.items() if name in listed}
     for path in sorted((directory / "playbooks").glob("*.y*ml")):
-        source, found = load_yaml(path, display(path), env)
+        source, found = load_yaml(path, display(path), playbook_env)
         issues += found
+        hidden = [(name, loc) for name, loc in source.unset_vars if name not in listed]
+        issues += [
+            source.issue(
+                loc,
+                f"${{{name}}} is not in templates.env of responder.yaml: playbooks see only those variables "
+                "(a secret goes in an http.request header as {{ secret." + name + " }})",
+            )
+            for name, loc in hidden
+        ]
+        source.unset_vars = [(name, loc) for name, loc in source.unset_vars if name in listed]
         warnings += _unset_warnings(source)
         if found or source.data is None:
             broken.add(path.stem)  # one playbook per file, named after it by convention

@@ -6,15 +6,18 @@ silently turns off a response.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from responder.config.durations import Duration
+from responder.config.hosts import parse_pattern
 
 Severity = Literal["low", "medium", "high", "critical"]
 Channel = Literal["slack", "email", "pagerduty"]
 SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Strict(BaseModel):
@@ -59,6 +62,28 @@ class Safety(Strict):
     max_actions_per_hour: int = Field(default=30, ge=0)
 
 
+def _env_name(name: str) -> str:
+    if not _ENV_NAME.fullmatch(name):
+        raise ValueError(f'"{name}" is not an environment variable name')
+    return name
+
+
+def _host_entry(entry: str) -> str:
+    parse_pattern(entry)  # raises ValueError saying what is wrong
+    return entry
+
+
+class Templates(Strict):
+    env: list[Annotated[str, AfterValidator(_env_name)]] = Field(default_factory=list)
+    """The only environment variables templates see, as ``env.NAME`` (secrets go in
+    http.request headers as ``secret.NAME`` instead)."""
+
+
+class Http(Strict):
+    allowed_hosts: list[Annotated[str, AfterValidator(_host_entry)]] = Field(default_factory=list)
+    """Where http.request may go: names or IP literals (any port), host:port, or *.suffix."""
+
+
 class ResponderConfig(Strict):
     """``responder.yaml``."""
 
@@ -68,6 +93,8 @@ class ResponderConfig(Strict):
     flags: dict[str, Any] = Field(default_factory=dict)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     safety: Safety = Field(default_factory=Safety)
+    templates: Templates = Field(default_factory=Templates)
+    http: Http = Field(default_factory=Http)
     public_url: str | None = None
     """Base URL people use to reach the responder; incident links in pages point here."""
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from responder.config import hosts
 from responder.config.yamlfile import SourceFile
 from responder.errors import ConfigIssue, MatcherError
 from responder.playbooks import templating
@@ -101,10 +102,16 @@ def _check_playbook(
             error = templating.check_syntax(text)
             if error:
                 issues.append(source.issue(loc, error))
+            in_headers = step.action == templating.SECRET_ACTION and loc[len(base) + 1 : -1] == ("headers",)
+            issues += _check_names_used(
+                config, templating.names_used(text), in_headers, source, loc, names_known
+            )
         if step.when is not None:
             error = templating.check_condition_syntax(step.when)
             if error:
                 issues.append(source.issue((*base, "when"), error))
+            used = templating.names_used(step.when, expression=True)
+            issues += _check_names_used(config, used, False, source, (*base, "when"), names_known)
         try:
             params.model_validate(step.with_)
         except ValidationError as exc:
@@ -122,7 +129,84 @@ def _check_playbook(
                 issues.append(source.issue((*base, "with", *loc), message))
         if names_known:
             issues += _check_names(config, step.action, step.with_, source, (*base, "with"))
+        if names_known and step.action == templating.SECRET_ACTION:
+            issues += _check_url(config, step.with_.get("url"), source, (*base, "with", "url"))
     return issues
+
+
+def _check_names_used(
+    config: LoadedConfig,
+    used: templating.NamesUsed | None,
+    in_headers: bool,
+    source: SourceFile,
+    loc: tuple[str | int, ...],
+    names_known: bool,
+) -> list[ConfigIssue]:
+    """``secret`` outside http.request headers, and ``env.NAME`` not listed in templates.env."""
+    if used is None:
+        return []  # a syntax error, reported on its own
+    issues: list[ConfigIssue] = []
+    if used.uses_secret and not in_headers:
+        issues.append(
+            source.issue(
+                loc,
+                "secret.NAME is only available in http.request header values: secrets never reach a "
+                "timeline, message or page",
+            )
+        )
+    listed = config.responder.templates.env
+    for name in sorted(used.env - set(listed)) if names_known else []:
+        issues.append(
+            source.issue(
+                loc,
+                f"env.{name} is not in templates.env of responder.yaml (templates see only those "
+                f"variables{': ' + ', '.join(listed) if listed else ', and it lists none'})",
+            )
+        )
+    return issues
+
+
+def _check_url(
+    config: LoadedConfig, url: Any, source: SourceFile, loc: tuple[str | int, ...]
+) -> list[ConfigIssue]:
+    """A URL whose host is written literally must be in http.allowed_hosts (a templated one is
+    checked when rendered)."""
+    if not isinstance(url, str):
+        return []
+    allowed = config.responder.http.allowed_hosts
+    listed = ", ".join(allowed) if allowed else "none"
+    literal = url
+    for marker in ("{{", "{%"):
+        literal = literal.split(marker, 1)[0]
+    scheme, sep, rest = literal.partition("://")
+    if not sep:
+        return []
+    authority_ends = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=-1)
+    if literal != url and authority_ends < 0:
+        # The authority itself is templated; only a literal host before a templated port can be checked.
+        host, colon, _ = rest.rpartition(":")
+        if not colon or ("[" in rest and not host.endswith("]")):
+            return []
+        name = hosts.normalize_host(host)
+        if hosts.allowed_on_some_port(allowed, name):
+            return []
+        return [
+            source.issue(
+                loc, f'host "{host}" is not in http.allowed_hosts of responder.yaml (allowed: {listed})'
+            )
+        ]
+    target = hosts.url_host(literal if literal == url else f"{scheme}://{rest[:authority_ends]}/")
+    if target is None:
+        return [source.issue(loc, "url must be an absolute http(s) URL without credentials (user:password@)")]
+    host, port = target
+    if hosts.allowed(allowed, host, port):
+        return []
+    shown = f"[{host}]" if ":" in host else host
+    return [
+        source.issue(
+            loc, f'host "{shown}:{port}" is not in http.allowed_hosts of responder.yaml (allowed: {listed})'
+        )
+    ]
 
 
 def _check_names(

@@ -86,7 +86,8 @@ def notify(
         records.append(entry)
         redis.incr(keys.counter(f"notifications:{channel}:{status}"))
         if status == "failed":
-            log.warning("notify %s %s to %s failed: %s", message.kind, channel, target, entry["detail"])
+            # %r: the detail quotes a server's answer, and a newline in it must not forge a log line.
+            log.warning("notify %s %s to %s failed: %r", message.kind, channel, target, entry["detail"])
 
     for name in channels:
         channel = registry.get(name)

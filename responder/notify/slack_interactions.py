@@ -2,8 +2,9 @@
 
 Slack signs every interaction with the app's signing secret: ``X-Slack-Signature`` is
 ``v0=`` + HMAC-SHA256 of ``v0:<timestamp>:<raw body>``, and ``X-Slack-Request-Timestamp``
-must be within five minutes, so a captured request cannot be replayed later. The body
-is a form with one field, ``payload``, holding the JSON of the click.
+must be within five minutes, so a captured request cannot be replayed later; within
+those minutes each signature is accepted once (:func:`seen_before`). The body is a form
+with one field, ``payload``, holding the JSON of the click.
 
 The Flask view calls :func:`parse_interaction` with the raw body and the headers and
 turns :class:`InteractionRejected` into 401 and :class:`InteractionMalformed` into 400;
@@ -12,18 +13,22 @@ everything slow happens in a job afterwards (Slack wants an answer within 3 s).
 
 from __future__ import annotations
 
-import json
+import hashlib
+import hmac
 import os
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from slack_sdk.signature import Clock, SignatureVerifier
+from pydantic_core import from_json
 
 from responder.errors import ResponderError
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 WINDOW = 5 * 60
 """Seconds a signed request stays valid (Slack's recommendation, and slack-sdk's check)."""
@@ -66,7 +71,7 @@ class SlackAction:
     @property
     def approval(self) -> tuple[str, int] | None:
         """``(run_id, step_index)`` for an Approve click."""
-        match = _APPROVAL.match(self.value) if self.action_id == "approve" else None
+        match = _APPROVAL.fullmatch(self.value) if self.action_id == "approve" else None
         return (match["run"], int(match["step"])) if match else None
 
 
@@ -76,22 +81,21 @@ def configured(env: Mapping[str, str] | None = None) -> str | None:
     return None if env.get("SLACK_SIGNING_SECRET", "").strip() else "SLACK_SIGNING_SECRET is not set"
 
 
-class _Clock(Clock):
-    def __init__(self, now: Callable[[], float]) -> None:
-        self._now = now
-
-    def now(self) -> float:
-        return self._now()
-
-
 def verify(
     body: bytes,
     headers: Mapping[str, str],
     signing_secret: str | None,
     *,
     now: Callable[[], float] = time.time,
-) -> None:
-    """Raises :class:`InteractionRejected` unless Slack signed ``body`` within the last 5 minutes."""
+) -> str:
+    """Raises :class:`InteractionRejected` unless Slack signed ``body`` within the last 5 minutes.
+
+    Returns the signature, so the caller can accept each signed body once.
+
+    The HMAC is computed over the raw bytes here rather than with slack-sdk's
+    ``SignatureVerifier``, which decodes the body as UTF-8 first: any byte sequence a
+    stranger sends must be answered 401, not crash the check.
+    """
     if not signing_secret:
         raise InteractionRejected("SLACK_SIGNING_SECRET is not set; Slack interactions cannot be verified")
     lowered = {k.lower(): v for k, v in headers.items()}
@@ -99,15 +103,26 @@ def verify(
     signature = lowered.get("x-slack-signature")
     if not timestamp or not signature:
         raise InteractionRejected("missing X-Slack-Signature or X-Slack-Request-Timestamp")
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise InteractionRejected("X-Slack-Request-Timestamp is not a Unix time") from None
-    if abs(now() - sent_at) > WINDOW:
+    # ASCII digits only: int() would also take other scripts' digits, and a signature is over bytes.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise InteractionRejected("X-Slack-Request-Timestamp is not a Unix time")
+    if abs(now() - int(timestamp)) > WINDOW:
         raise InteractionRejected("request timestamp is more than 5 minutes away; refusing a possible replay")
-    verifier = SignatureVerifier(signing_secret, clock=_Clock(now))
-    if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+    digest = hmac.new(signing_secret.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256)
+    expected = f"v0={digest.hexdigest()}".encode()
+    if not hmac.compare_digest(expected, signature.encode("utf-8", "surrogateescape")):
         raise InteractionRejected("signature does not match; check SLACK_SIGNING_SECRET")
+    return signature
+
+
+def seen_before(redis: Redis, prefix: str, signature: str) -> bool:
+    """True when this signature was already accepted; else remembers it and returns False.
+
+    A signed body stays valid while its timestamp is within the window on either side of
+    now, so it is remembered for twice the window (plus a minute of clock slack).
+    """
+    fresh = redis.set(f"{prefix}:slack:signature:{signature}", 1, nx=True, ex=2 * WINDOW + 60)
+    return not fresh
 
 
 def parse_interaction(
@@ -137,8 +152,10 @@ def parse_payload(body: bytes) -> SlackAction:
     if len(fields) != 1:
         raise InteractionMalformed("expected exactly one form field named payload")
     try:
-        payload = json.loads(fields[0])
-    except json.JSONDecodeError:
+        # pydantic's parser, not json.loads: it refuses deep nesting and huge numbers with a
+        # ValueError, where json.loads raises RecursionError or other ValueErrors mid-parse.
+        payload = from_json(fields[0])
+    except ValueError:
         raise InteractionMalformed("payload is not JSON") from None
     if not isinstance(payload, dict) or payload.get("type") != "block_actions":
         kind = payload.get("type") if isinstance(payload, dict) else type(payload).__name__
@@ -152,7 +169,7 @@ def parse_payload(body: bytes) -> SlackAction:
         raise InteractionMalformed(f"unknown action_id {action_id!r}; expected one of {', '.join(ACTIONS)}")
     value = action.get("value")
     pattern = _APPROVAL if action_id == "approve" else _INCIDENT_ID
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise InteractionMalformed(f"action {action_id} has an invalid value")
     user = payload.get("user")
     if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:

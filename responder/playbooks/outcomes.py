@@ -7,6 +7,7 @@ worker that dies half-way leaves the run where it was and the retried job finds 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from responder.errors import ActionError
@@ -32,21 +33,27 @@ def advance(
     outcome: str,
     details: dict[str, Any] | None = None,
     took: float | None = None,
+    secrets: Sequence[str] = (),
 ) -> str:
-    """Record step ``snap.index`` as ``outcome`` and move on: queue the next step, or complete the run."""
+    """Record step ``snap.index`` as ``outcome`` and move on: queue the next step, or complete the run.
+
+    ``secrets`` are the secret values the step used: they never reach the timeline.
+    """
     run, playbook, keys = snap.run, snap.playbook, rt.keys
     assert run is not None and playbook is not None
     index, now = snap.index, rt.clock()
     last = index + 1 >= len(playbook.steps)
     extra: dict[str, Any] = {"run": run.id, "step": index, "outcome": outcome}
     if details:
-        extra["result"] = redact(details)
+        extra["result"] = redact(details, secrets)
     if took is not None:
         extra["seconds"] = took
     with rt.redis.pipeline(transaction=True) as pipe:
         pipe.multi()  # RQ's enqueue wants the transaction opened explicitly
         runs.step_done(pipe, keys, run.id, index, outcome)
-        store.add_event(pipe, keys, run.incident_id, Event(now, f"step.{outcome}", redact(message), extra))
+        store.add_event(
+            pipe, keys, run.incident_id, Event(now, f"step.{outcome}", redact(message, secrets), extra)
+        )
         if last:
             runs.set_status(pipe, keys, run.id, RunStatus.COMPLETED)
             completed = Event(
@@ -61,11 +68,13 @@ def advance(
     return outcome
 
 
-def failed_attempt(rt: Runtime, snap: StepSnapshot, reason: str, retryable: bool) -> str:
+def failed_attempt(
+    rt: Runtime, snap: StepSnapshot, reason: str, retryable: bool, secrets: Sequence[str] = ()
+) -> str:
     """One attempt failed: raise to have RQ retry it after its backoff, or fail the step for good."""
     run, step = snap.run, snap.step
     assert run is not None and step is not None
-    reason = redact(reason)
+    reason = redact(reason, secrets)
     failures = runs.count_failure(rt.redis, rt.keys, run.id, snap.index)
     if retryable and failures <= step.retries:
         retry = Event(
@@ -77,16 +86,22 @@ def failed_attempt(rt: Runtime, snap: StepSnapshot, reason: str, retryable: bool
         store.add_event(rt.redis, rt.keys, run.incident_id, retry)
         raise ActionError(reason)
     attempts = f" after {failures} attempts" if failures > 1 else ""
-    return fail(
-        rt, snap, f"{snap.label} failed{attempts}: {reason}", continue_on_error=step.continue_on_error
-    )
+    message = f"{snap.label} failed{attempts}: {reason}"
+    return fail(rt, snap, message, continue_on_error=step.continue_on_error, secrets=secrets)
 
 
-def fail(rt: Runtime, snap: StepSnapshot, message: str, *, continue_on_error: bool = False) -> str:
+def fail(
+    rt: Runtime,
+    snap: StepSnapshot,
+    message: str,
+    *,
+    continue_on_error: bool = False,
+    secrets: Sequence[str] = (),
+) -> str:
     """The step failed: stop the run, tell the thread and page the next level at once."""
     run, incident = snap.run, snap.incident
     assert run is not None
-    message = redact(message)
+    message = redact(message, secrets)
     if continue_on_error and snap.playbook is not None:
         return advance(rt, snap, f"{message} (continuing: continue_on_error)", outcome="failed")
     finish(rt, snap, RunStatus.FAILED, message, kind="step.failed")
@@ -147,7 +162,7 @@ def fail_unreadable(rt: Runtime, run_id: str, index: int, reason: str) -> str:
     if not incident_id:
         log.error("step %d of run %s failed and the run has no incident to tell: %s", index, run_id, reason)
         return "failed"
-    message = redact(f"{playbook} step {index + 1} failed: its job failed unexpectedly: {reason}")
+    message = f"{playbook} step {index + 1} failed: its job failed unexpectedly: {reason}"
     with rt.redis.pipeline(transaction=True) as pipe:
         runs.set_status(pipe, rt.keys, run_id, RunStatus.FAILED)
         event = Event(rt.clock(), "step.failed", message, {"run": run_id, "step": index})

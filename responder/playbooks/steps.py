@@ -10,6 +10,7 @@ escalation.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -63,7 +64,9 @@ def snapshot(rt: Runtime, run_id: str, index: int) -> gates.StepSnapshot:
         return gates.StepSnapshot(run, index, None, None, False, 0, limit)
     incident = store.find(rt.redis, rt.keys, run.incident_id)
     playbook = rt.config.playbooks.get(run.playbook)
-    context = templating.template_context(run.alert.to_webhook(), _incident_fields(incident))
+    context = templating.template_context(
+        run.alert.to_webhook(), _incident_fields(incident), rt.config.responder.templates.env
+    )
     holder = None
     if index == 0 and run.target is None and incident is not None and playbook is not None:
         holder = _claim_target(rt, run, playbook, context)
@@ -128,17 +131,20 @@ def _act(rt: Runtime, snap: gates.StepSnapshot) -> str:
     action = registry.get(step.action)
     if action is None:
         return outcomes.fail(rt, snap, f'{snap.label} failed: unknown action "{step.action}"')
+    secrets: tuple[str, ...] = ()  # the secret values this step used: redacted from all it records
     try:
-        rendered = templating.render_value(step.with_, snap.context or {})
-        params = action.params.model_validate(rendered)
+        rendered = templating.render_step_params(
+            step.action, step.with_, snap.context or {}, environ=os.environ
+        )
+        secrets = rendered.secrets
+        params = action.params.model_validate(rendered.params)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         message = f"{snap.label} failed: bad parameters after rendering: {problems}"
-        return outcomes.fail(rt, snap, message, continue_on_error=step.continue_on_error)
+        return outcomes.fail(rt, snap, message, continue_on_error=step.continue_on_error, secrets=secrets)
     except TemplateError as exc:
-        return outcomes.fail(
-            rt, snap, f"{snap.label} failed: {exc}", continue_on_error=step.continue_on_error
-        )
+        message = f"{snap.label} failed: {exc}"
+        return outcomes.fail(rt, snap, message, continue_on_error=step.continue_on_error, secrets=secrets)
     ctx = ActionContext(
         redis=rt.redis,
         keys=rt.keys,
@@ -154,14 +160,16 @@ def _act(rt: Runtime, snap: gates.StepSnapshot) -> str:
     try:
         outcome = action.run(params, ctx)
     except ActionError as exc:
-        return outcomes.failed_attempt(rt, snap, str(exc), exc.retryable)
+        return outcomes.failed_attempt(rt, snap, str(exc), exc.retryable, secrets)
     except JobTimeoutException:
-        return outcomes.failed_attempt(rt, snap, f"timed out after {format_duration(step.timeout)}", True)
+        timed_out = f"timed out after {format_duration(step.timeout)}"
+        return outcomes.failed_attempt(rt, snap, timed_out, True, secrets)
     except Exception as exc:  # an action's unexpected error is a failed attempt, not a lost job
-        return outcomes.failed_attempt(rt, snap, f"{type(exc).__name__}: {exc}", True)
+        return outcomes.failed_attempt(rt, snap, f"{type(exc).__name__}: {exc}", True, secrets)
     took = round(time.monotonic() - started, 3)
+    summary = f"{snap.label}: {outcome.summary}"
     return outcomes.advance(
-        rt, snap, f"{snap.label}: {outcome.summary}", outcome="ok", details=outcome.details, took=took
+        rt, snap, summary, outcome="ok", details=outcome.details, took=took, secrets=secrets
     )
 
 

@@ -1,31 +1,49 @@
 """Step parameters are Jinja2 templates rendered in a sandbox.
 
 The context is ``alert`` (labels, annotations, fingerprint, startsAt, generatorURL),
-``incident`` (id, severity, rule, key) and ``env``. Values from the context are data:
-a label whose value is ``{{ 7*7 }}`` renders literally, because nothing rendered is
-ever rendered again.
+``incident`` (id, severity, rule, key) and ``env``, which holds only the environment
+variables named in ``templates.env`` of responder.yaml. Values from the context are data:
+a label whose value is ``{{ 7*7 }}`` renders literally, because nothing rendered is ever
+rendered again.
+
+Secrets reach exactly one place: an ``http.request`` header value may use
+``{{ secret.NAME }}`` for any environment variable. :func:`render_step_params` returns the
+secret values a step used, so the runner can redact exactly those from every outcome,
+message and timeline entry; anywhere else ``secret`` is undefined.
+
+The sandbox caps what a template may compute (:mod:`responder.playbooks.sandbox`) and
+:data:`MAX_OUTPUT` caps what one template renders.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2 import TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from responder.errors import TemplateError
+from responder.playbooks.sandbox import CapExceeded, CappedSandbox
+
+MAX_OUTPUT = 65_536
+"""Characters one template may render."""
+SECRET_ACTION = "http.request"
+SECRET_PARAM = "headers"
+"""``{{ secret.NAME }}`` works only in the values of this parameter of this action."""
+_SECRET_ELSEWHERE = (
+    "secret, which is only available in http.request header values (secrets never reach a timeline, "
+    "message or page); for a value that is not secret, list its variable in templates.env and use env.NAME"
+)
 
 
 @lru_cache(maxsize=1)
-def environment() -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
+def environment() -> CappedSandbox:
+    return CappedSandbox()
 
 
 def is_template(value: Any) -> bool:
@@ -41,7 +59,15 @@ def check_syntax(source: str) -> str | None:
     return None
 
 
-def template_context(alert: Mapping[str, Any], incident: Mapping[str, Any]) -> dict[str, Any]:
+def template_context(
+    alert: Mapping[str, Any],
+    incident: Mapping[str, Any],
+    env_names: Iterable[str] = (),
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The context steps render against; ``env`` holds only ``env_names`` (``templates.env``) that are set."""
+    environ = os.environ if environ is None else environ
     return {
         "alert": {
             "labels": dict(alert.get("labels") or {}),
@@ -52,7 +78,7 @@ def template_context(alert: Mapping[str, Any], incident: Mapping[str, Any]) -> d
             "status": alert.get("status", ""),
         },
         "incident": {k: incident.get(k) for k in ("id", "key", "severity", "rule", "status")},
-        "env": dict(os.environ),
+        "env": {name: environ[name] for name in env_names if name in environ},
     }
 
 
@@ -61,9 +87,13 @@ def _as_template_error(what: str) -> Iterator[None]:
     """Turn Jinja2's errors into TemplateError, worded for ``what`` (template or condition)."""
     try:
         yield
+    except CapExceeded as exc:
+        raise TemplateError(f"{what} over a size cap: {exc}") from None
     except SecurityError as exc:
         raise TemplateError(f"{what} refused by the sandbox: {exc}") from None
     except UndefinedError as exc:
+        if exc.message == "'secret' is undefined":
+            raise TemplateError(f"{what} uses {_SECRET_ELSEWHERE}") from None
         raise TemplateError(f"{what} uses an undefined value: {exc.message}") from None
     except TemplateSyntaxError as exc:
         raise TemplateError(f"{what} syntax error: {exc.message}") from None
@@ -73,13 +103,22 @@ def render_string(source: str, context: Mapping[str, Any]) -> str:
     """Render one template.
 
     Raises:
-        TemplateError: syntax error, undefined variable, or a sandbox violation.
+        TemplateError: syntax error, undefined variable, a sandbox violation, or a size cap.
     """
     if not is_template(source):
         return source
     try:
         with _as_template_error("template"):
-            return environment().from_string(source).render(context)
+            parts: list[str] = []
+            size = 0
+            for part in environment().from_string(source).generate(context):
+                size += len(part)
+                if size > MAX_OUTPUT:
+                    raise CapExceeded(
+                        f"rendered output over the cap of {MAX_OUTPUT} characters (templating.MAX_OUTPUT)"
+                    )
+                parts.append(part)
+            return "".join(parts)
     except TemplateError:
         raise
     except Exception as exc:  # any other error inside a user template is the template's fault
@@ -95,6 +134,63 @@ def render_value(value: Any, context: Mapping[str, Any]) -> Any:
     if isinstance(value, list):
         return [render_value(v, context) for v in value]
     return value
+
+
+@dataclass(frozen=True)
+class RenderedParams:
+    """A step's parameters after rendering, and what must be redacted wherever they could show."""
+
+    params: dict[str, Any]
+    secrets: tuple[str, ...] = ()
+    """Every secret value the step used, and each rendered header value that holds one."""
+
+
+class _Secrets:
+    """``secret`` in an http.request header: any environment variable, remembered when read."""
+
+    # Underscored attributes: the sandbox refuses them, so a template reaches only __getitem__.
+    __slots__ = ("_environ", "_used")
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        self._used: list[str] = []
+
+    def __getitem__(self, name: str) -> str:
+        value = self._environ.get(name) if isinstance(name, str) else None
+        if value is None:
+            raise UndefinedError(f"secret.{name}: environment variable {name} is not set")
+        if value:
+            self._used.append(value)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        raise TypeError("secret cannot be listed; name the variable: secret.NAME")
+
+
+def render_step_params(
+    action: str, params: Mapping[str, Any], context: Mapping[str, Any], *, environ: Mapping[str, str]
+) -> RenderedParams:
+    """Render a step's ``with:``; ``secret`` is defined only in http.request header values.
+
+    Raises:
+        TemplateError: as :func:`render_string`, and for ``secret`` used anywhere else.
+    """
+    headers = params.get(SECRET_PARAM) if action == SECRET_ACTION else None
+    if not isinstance(headers, dict):
+        return RenderedParams({k: render_value(v, context) for k, v in params.items()})
+    rendered = {k: render_value(v, context) for k, v in params.items() if k != SECRET_PARAM}
+    secrets = _Secrets(environ)
+    with_secrets = {**context, "secret": secrets}
+    rendered_headers: dict[str, Any] = {}
+    holding: list[str] = []
+    for name, value in headers.items():
+        before = len(secrets._used)
+        rendered_headers[name] = render_value(value, with_secrets)
+        if len(secrets._used) > before and isinstance(rendered_headers[name], str):
+            holding.append(rendered_headers[name])
+    rendered[SECRET_PARAM] = rendered_headers
+    used = dict.fromkeys([*secrets._used, *holding])  # ordered and unique
+    return RenderedParams(rendered, tuple(used))
 
 
 def evaluate_condition(expression: str, context: Mapping[str, Any]) -> bool:
@@ -117,3 +213,29 @@ def check_condition_syntax(expression: str) -> str | None:
         problem = (exc.message or "invalid expression").replace("end of template", "end of expression")
         return f'condition syntax error in "{expression}": {problem}'
     return None
+
+
+@dataclass(frozen=True)
+class NamesUsed:
+    """What a template reads from its context, for ``responder check``."""
+
+    uses_secret: bool
+    env: frozenset[str]
+    """Names read as ``env.NAME`` or ``env["NAME"]``."""
+
+
+def names_used(source: str, *, expression: bool = False) -> NamesUsed | None:
+    """What ``source`` (a template, or a ``when`` expression) reads; None when it does not parse."""
+    text = source if not expression or is_template(source) else "{{ " + source + " }}"
+    try:
+        tree = environment().parse(text)
+    except TemplateSyntaxError:
+        return None
+    env: set[str] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        target = getattr(node, "node", None)
+        if isinstance(target, nodes.Name) and target.name == "env":
+            key = getattr(node, "attr", None) or getattr(getattr(node, "arg", None), "value", None)
+            if isinstance(key, str):
+                env.add(key)
+    return NamesUsed("secret" in meta.find_undeclared_variables(tree), frozenset(env))

@@ -13,6 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from responder.store import ingest
 from responder.webhook.auth import token_ok
 from responder.webhook.errors import error
+from responder.webhook.limits import over_cap
 from responder.webhook.models import WebhookPayload
 from responder.webhook.state import state
 
@@ -42,6 +43,10 @@ def receive() -> tuple[Response, int]:
         ]
         message = "malformed JSON" if any(e["type"] == "json_invalid" for e in detail) else "invalid payload"
         return error(400, f"{message}: expected an Alertmanager webhook payload, version 4", detail)
+    over = over_cap(payload, web.limits)
+    if over is not None:
+        capped = {"cap": over.env, "limit": over.limit, "size": over.size, "where": over.where}
+        return error(413, f"over a cap on alerts: {over.message()}", capped)
     alerts = [a.model_dump() for a in payload.alerts]
     try:
         result = ingest.accept(
@@ -55,7 +60,8 @@ def receive() -> tuple[Response, int]:
         return error(503, "Redis is unreachable; nothing was accepted, retry later")
     if payload.truncatedAlerts:
         current_app.logger.warning(
-            "Alertmanager truncated %d alerts of group %s: raise max_alerts in its webhook_config",
+            # %r: the group key is the sender's text, and a newline in it must not forge a log line.
+            "Alertmanager truncated %d alerts of group %r: raise max_alerts in its webhook_config",
             payload.truncatedAlerts,
             payload.groupKey,
         )

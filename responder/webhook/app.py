@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+from pydantic_core import from_json
 
 from responder.runtime import Runtime
-from responder.webhook import alertmanager, api, errors, health, metrics, slack
+from responder.webhook import alertmanager, api, errors, guard, health, keepalive, metrics, slack
+from responder.webhook.limits import Limits
 from responder.webhook.state import WebState
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, parsed by pydantic's parser: deep nesting or a huge number is a ValueError
+    (which ``request.get_json`` turns into a 400, or None when silent), where ``json.loads``
+    raised RecursionError, a 500."""
+
+    sort_keys = False
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return from_json(s)
 
 
 def create_app(
@@ -19,15 +34,27 @@ def create_app(
     webhook_token: str | None = None,
     api_token: str | None = None,
     max_body: int | None = None,
+    limits: Limits | None = None,
+    bind: str | None = None,
 ) -> Flask:
-    """Build the app around ``runtime``. Tokens None means that endpoint is unauthenticated."""
+    """Build the app around ``runtime``. Tokens None means that endpoint is unauthenticated.
+
+    ``limits`` None reads the caps on alerts from the environment (``RESPONDER_MAX_*``).
+    ``bind`` is the address served (``responder serve --bind``); with a token missing, every
+    request is held to it (:mod:`responder.webhook.guard`: Host, cross-site, JSON only).
+    """
     app = Flask("responder")
     app.config["MAX_CONTENT_LENGTH"] = max_body or int(
         os.environ.get("RESPONDER_MAX_BODY_BYTES", DEFAULT_MAX_BODY)
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["responder"] = WebState(runtime, webhook_token, api_token)
+    app.json = JSONProvider(app)
+    app.extensions["responder"] = WebState(
+        runtime, webhook_token, api_token, limits=limits if limits is not None else Limits.from_env()
+    )
     errors.register(app)
+    keepalive.install(app)
+    if bind is not None and (webhook_token is None or api_token is None):
+        guard.install(app, bind)
     metrics.install(app, runtime)
     for blueprint in (alertmanager.bp, api.bp, health.bp, slack.bp):
         app.register_blueprint(blueprint)

@@ -30,12 +30,16 @@ class Alert(BaseModel):
         return value
 
 
+MAX_TRUNCATED = 1_000_000_000
+"""More alerts than any Alertmanager group holds; the bound keeps the truncation counter an int64."""
+
+
 class WebhookPayload(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     version: Literal["4"]
     groupKey: str
-    truncatedAlerts: int = 0
+    truncatedAlerts: int = Field(default=0, ge=0, le=MAX_TRUNCATED)
     status: Literal["firing", "resolved"]
     receiver: str
     groupLabels: dict[str, str] = Field(default_factory=dict)

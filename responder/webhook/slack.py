@@ -3,7 +3,8 @@
 Slack wants an answer within 3 s, so the view only verifies and enqueues
 :func:`responder.jobs.slack_action`; acknowledging, resolving, silencing and approving
 happen in a worker. Nothing unsigned is ever accepted: without ``SLACK_SIGNING_SECRET``
-the endpoint answers 503.
+the endpoint answers 503. The signature is checked over the raw bytes before anything
+parses them, and each signed body is acted on once.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def interactions() -> tuple[Response, int]:
         return error(400, str(exc))
     runtime = state().runtime
     try:
+        # Each signed body once: a replay within the 5-minute window changes nothing. It gets a 200
+        # all the same, as a duplicate delivery (a retrying proxy) should: the first one was done.
+        if slack_interactions.seen_before(
+            runtime.redis, runtime.keys.prefix, request.headers["X-Slack-Signature"]
+        ):
+            return jsonify({"ignored": "this signed request was already accepted"}), 200
         job = JobSpec(SLACK_ACTION, (click.action_id, click.value, click.user_name), failure_ttl=DAY)
         runtime.scheduler.enqueue(job)
     except (RedisConnectionError, RedisTimeoutError):

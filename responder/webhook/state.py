@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 
 from responder.runtime import Runtime
+from responder.webhook.limits import Limits
 
 REFRESH_EVERY = 2.0
 
@@ -18,6 +19,8 @@ class WebState:
     webhook_token: str | None
     api_token: str | None
     last_refresh: float = 0.0
+    limits: Limits = field(default_factory=Limits)
+    """Caps on each alert of a webhook request."""
 
     def fresh_runtime(self) -> Runtime:
         """The runtime, reloading the config if another process was told to reload (checked every 2 s)."""

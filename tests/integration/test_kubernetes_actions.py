@@ -569,6 +569,9 @@ def test_namespace_outside_the_allow_list_is_refused_and_nothing_sent(fake_kube:
         ("deployment", "../other", 'DNS-1123 subdomain, "." allowed', 253),
         ("namespace", "../other", "DNS-1123 label", 63),
         ("namespace", "embedding\nother", "DNS-1123 label", 63),
+        # `$` in a pattern accepts one trailing newline; the client would send it as %0A in the path.
+        ("deployment", f"{WORKERS}\n", 'DNS-1123 subdomain, "." allowed', 253),
+        ("namespace", f"{NS}\n", "DNS-1123 label", 63),
     ],
 )
 def test_injected_names_are_refused_and_nothing_sent(
@@ -592,10 +595,32 @@ def test_injected_names_are_refused_and_nothing_sent(
     assert fake_kube.requests == []
 
 
-def test_injected_container_name_is_refused_and_nothing_sent(fake_kube: FakeKube) -> None:
-    with pytest.raises(ActionRefused, match=r"parameter `container` is \"app --all\""):
-        run("kubernetes.set_image", namespace=NS, deployment=APP, container="app --all", image="app:2")
+@pytest.mark.parametrize(("container", "shown"), [("app --all", "app --all"), ("app\n", "app\\n")])
+def test_injected_container_name_is_refused_and_nothing_sent(
+    fake_kube: FakeKube, container: str, shown: str
+) -> None:
+    with pytest.raises(ActionRefused) as err:
+        run("kubernetes.set_image", namespace=NS, deployment=APP, container=container, image="app:2")
 
+    assert str(err.value).startswith(
+        f'refused: parameter `container` is "{shown}", not a valid Kubernetes name'
+    )
+    assert fake_kube.requests == []
+
+
+@pytest.mark.parametrize(("image", "shown"), [("app:2\n", "app:2\\n"), ("app:café", "app:caf\\u00e9")])
+def test_image_with_a_trailing_newline_or_non_ascii_tag_is_refused(
+    fake_kube: FakeKube, image: str, shown: str
+) -> None:
+    fake_kube.add_deployment(NS, APP)
+
+    with pytest.raises(ActionRefused) as err:
+        run("kubernetes.set_image", namespace=NS, deployment=APP, container="app", image=image)
+
+    assert str(err.value) == (
+        f'refused: parameter `image` is "{shown}", not a valid image reference '
+        "(like registry.example.com/team/app:1.2.3); nothing was sent"
+    )
     assert fake_kube.requests == []
 
 

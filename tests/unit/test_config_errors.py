@@ -98,6 +98,27 @@ CASES: dict[str, list[str]] = {
         f'rules/20-more-rules.yaml:1: [0].name: rule "api_quota_exhaustion" is already defined in {RULES}'
     ],
     "duplicate_yaml_key": [f'{RULES}:6: [0].notify: duplicate key "notify" (first defined at line 4)'],
+    "http_host_not_allowed": [
+        f'{PLAYBOOK}:12: steps[3].with.url: host "admin.example.net:443" is not in http.allowed_hosts'
+        " of responder.yaml (allowed: admin.example.com, *.internal.example.com)"
+    ],
+    "bad_allowed_host": [
+        'responder.yaml:16: http.allowed_hosts[0]: "https://admin.example.com/" is not a host:'
+        " write a name, an IP, host:port or *.suffix, without scheme or path"
+    ],
+    "secret_outside_headers": [
+        f"{PLAYBOOK}:10: steps[3].with.message: secret.NAME is only available in http.request header"
+        " values: secrets never reach a timeline, message or page"
+    ],
+    "env_not_in_templates_env": [
+        f"{PLAYBOOK}:10: steps[3].with.message: env.ADMIN_API is not in templates.env of responder.yaml"
+        " (templates see only those variables: CLUSTER_NAME)"
+    ],
+    "env_var_in_playbook": [
+        f"{PLAYBOOK}:10: steps[3].with.message: ${{SLACK_SIGNING_SECRET}} is not in templates.env of"
+        " responder.yaml: playbooks see only those variables (a secret goes in an http.request header as"
+        " {{ secret.SLACK_SIGNING_SECRET }})"
+    ],
     "wrong_type_retries": [
         f"{PLAYBOOK}:5: steps[0].retries:"
         " Input should be a valid integer, unable to parse string as an integer (got 'three')"

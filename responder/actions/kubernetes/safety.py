@@ -13,19 +13,23 @@ from responder.actions.base import ActionContext
 from responder.actions.kubernetes.params import DeploymentParams
 from responder.errors import ActionRefused
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# Patterns are used with fullmatch: `$` would also accept a trailing newline, which the API
+# client would then send percent-encoded in the path.
+DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 # An image reference as Docker's distribution/reference grammar has it:
-# [registry[:port]/]path[:tag][@digest], lowercase path components.
+# [registry[:port]/]path[:tag][@digest], lowercase path components; ASCII only (`\w` would
+# otherwise admit any Unicode letter in the tag).
 IMAGE = re.compile(
-    r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?"
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?"
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?",
+    re.ASCII,
 )
 
 
 def check_name(param: str, value: str, pattern: re.Pattern[str], limit: int, kind: str) -> None:
-    if len(value) > limit or not pattern.match(value):
+    if len(value) > limit or not pattern.fullmatch(value):
         raise ActionRefused(
             f"refused: parameter `{param}` is {json.dumps(value)}, not a valid Kubernetes name ({kind}: "
             f'lowercase letters, digits and "-", starting and ending with a letter or digit, '
@@ -49,7 +53,7 @@ def check_target(params: DeploymentParams, ctx: ActionContext) -> None:
 
 def check_image(image: str) -> None:
     """Refuse an image that is not an image reference (raises ActionRefused)."""
-    if len(image) > 4096 or not IMAGE.match(image):
+    if len(image) > 4096 or not IMAGE.fullmatch(image):
         raise ActionRefused(
             f"refused: parameter `image` is {json.dumps(image)}, not a valid image reference "
             "(like registry.example.com/team/app:1.2.3); nothing was sent"
