@@ -38,6 +38,9 @@ def post(client: FlaskClient, data: bytes | str, headers: dict[str, str] | None 
     )
 
 
+WEBHOOK_TOKEN_MISSING = "missing or wrong token: send Authorization: Bearer $RESPONDER_WEBHOOK_TOKEN"
+
+
 def error_of(response: TestResponse) -> dict[str, Any]:
     """The JSON error body; fails when the answer is not JSON."""
     assert response.mimetype == "application/json"
@@ -247,9 +250,7 @@ def test_missing_token_is_401(client: FlaskClient) -> None:
     response = post(client, body(alert("APIQuotaExhaustion")), headers={})
 
     assert response.status_code == 401
-    assert error_of(response) == {
-        "error": "missing or wrong token: send Authorization: Bearer $RESPONDER_WEBHOOK_TOKEN"
-    }
+    assert error_of(response) == {"error": WEBHOOK_TOKEN_MISSING}
 
 
 @pytest.mark.parametrize(
@@ -270,7 +271,7 @@ def test_wrong_token_is_401_and_nothing_is_accepted(client: FlaskClient, header:
     response = post(client, body(alert("APIQuotaExhaustion")), headers={"Authorization": header})
 
     assert response.status_code == 401
-    error_of(response)
+    assert error_of(response) == {"error": WEBHOOK_TOKEN_MISSING}
     # Nothing was recorded: the same alert with the right token is new.
     assert post(client, body(alert("APIQuotaExhaustion"))).get_json() == {"accepted": 1, "duplicates": 0}
 
@@ -280,6 +281,7 @@ def test_wrong_token_is_401_even_for_a_bad_body(client: FlaskClient) -> None:
     response = post(client, b"{not json", headers={"Authorization": "Bearer nope"})
 
     assert response.status_code == 401
+    assert error_of(response) == {"error": WEBHOOK_TOKEN_MISSING}  # no parse error, no schema detail
 
 
 def test_basic_auth_with_the_token_as_password_is_accepted(client: FlaskClient) -> None:

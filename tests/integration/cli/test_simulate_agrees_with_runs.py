@@ -27,7 +27,7 @@ from tests.fakes.kube import FakeKube
 from tests.fakes.paging import Paging, paging_env
 from tests.helpers import advance, alert, payload
 
-REPO = Path(__file__).parents[2]
+REPO = Path(__file__).parents[3]
 DEFAULT_RULES = [
     rule for path in sorted((REPO / "rules").glob("*.yaml")) for rule in yaml.safe_load(path.read_text())
 ]

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from responder.cli import main
 from responder.config.hosts import allowed, parse_pattern, url_host
 
-TESTDATA = Path(__file__).parent.parent / "testdata"
+TESTDATA = Path(__file__).parents[2] / "testdata"
 
 
 @pytest.mark.parametrize(

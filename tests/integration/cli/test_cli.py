@@ -16,7 +16,7 @@ from responder.runtime import Runtime
 from responder.webhook.app import create_app
 from tests.helpers import alert, body, drain
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "cli-api-token-31ce"
 
 

@@ -9,8 +9,8 @@ from click.testing import CliRunner, Result
 
 from responder.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
-BASIC = Path(__file__).parent.parent / "testdata" / "config" / "basic"
+ROOT = Path(__file__).resolve().parents[3]
+BASIC = Path(__file__).parents[2] / "testdata" / "config" / "basic"
 
 
 @pytest.fixture(autouse=True)

@@ -41,7 +41,7 @@ NS = "embedding"
 WORKERS = "embedding-queue-workers"
 APP = "paperless-maverick"
 REVISION = "deployment.kubernetes.io/revision"
-PLAYBOOKS = Path(__file__).parents[2] / "playbooks"
+PLAYBOOKS = Path(__file__).parents[3] / "playbooks"
 ACTIONS = {action.name: action for action in kubernetes.ACTIONS}
 
 pytestmark = pytest.mark.usefixtures("kubeconfig")

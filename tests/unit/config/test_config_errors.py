@@ -17,7 +17,7 @@ from responder.actions import registry
 from responder.cli import main
 from responder.runtime import load as load_config
 
-TESTDATA = Path(__file__).parent.parent / "testdata"
+TESTDATA = Path(__file__).parents[2] / "testdata"
 BAD = TESTDATA / "bad"
 PLAYBOOK = "playbooks/enable_conservative_mode.yaml"
 RULES = "rules/10-rules.yaml"

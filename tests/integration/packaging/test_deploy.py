@@ -14,7 +14,7 @@ import yaml
 
 from responder.runtime import load as load_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # The oldest Kubernetes the manifests are meant for; newer API servers accept them too.
 KUBERNETES_VERSION = "1.27"
 
