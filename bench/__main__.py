@@ -1,4 +1,4 @@
-"""``python -m bench all|ingest|latency|storm|escalation|peer|memory|profile|report [--quick]``.
+"""``python -m bench all|ingest|latency|storm|escalation|peer|memory|profile|report_cost|report [--quick]``.
 
 Each benchmark starts what it needs, runs, tears it down and stores its figures in
 bench/out/results.json; then docs/benchmarks.md and docs/bench/*.png are written
@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import escalation, ingest, latency, machine, peer, profile, report, storm
+from bench import escalation, ingest, latency, machine, peer, profile, report, report_cost, storm
 
 BENCHMARKS = {
     "ingest": ingest.run,
@@ -24,8 +24,9 @@ BENCHMARKS = {
     "escalation": escalation.run,
     "peer": peer.run,
     "profile": profile.run,
+    "report_cost": report_cost.run,
 }
-ORDER = ("ingest", "latency", "storm", "escalation", "peer", "profile")
+ORDER = ("ingest", "latency", "storm", "escalation", "peer", "profile", "report_cost")
 
 
 def main(argv: list[str] | None = None) -> int:

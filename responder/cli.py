@@ -284,6 +284,22 @@ def approve(url: str | None, run_id: str, step: int | None, by: str | None) -> N
         click.echo(f"run {run_id} was not waiting on step {data['step'] + 1} (status {data['status']})")
 
 
+@main.command()
+@url_option
+@click.option(
+    "--since", default="7d", show_default=True, help="How far back the window goes (30m, 24h, 7d...)."
+)
+@click.option("--compare", is_flag=True, help="Set it beside the window before, with the change in percent.")
+@click.option("--json", "as_json", is_flag=True)
+def report(url: str | None, since: str, compare: bool, as_json: bool) -> None:
+    """The incident report: incidents, MTTA and MTTR, how much automation fixed, per rule and team."""
+    from responder.report.text import render
+
+    query = f"/api/report?since={since}" + ("&compare=1" if compare else "")
+    data = _api("GET", query, url=url)
+    click.echo(json.dumps(data, indent=2) if as_json else render(data))
+
+
 @main.group()
 def flags() -> None:
     """Feature flags served at /api/flags."""

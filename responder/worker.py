@@ -33,7 +33,8 @@ from rq.utils import now, utcparse
 from responder import jobs  # noqa: F401 - RQ would import the job functions on the first job; do it now
 from responder.actions import kubernetes
 from responder.errors import ResponderError
-from responder.runtime import Runtime
+from responder.report import digest
+from responder.runtime import Runtime, current
 from responder.store import incidents
 from responder.store.codec import text
 from responder.store.keys import Keys
@@ -88,7 +89,18 @@ class ResponderWorker(SimpleWorker):
     def run_maintenance_tasks(self) -> None:
         self.release_dead_scheduler_locks()
         self.sweep_retention()
+        self.send_digest()
         super().run_maintenance_tasks()
+
+    def send_digest(self) -> None:
+        """The daily digest when a slot is due; each slot is sent by one worker (report/digest.py)."""
+        try:
+            sent = digest.maybe_send(current())
+        except RedisError:
+            log.warning("digest: Redis is unreachable; the next maintenance tries again", exc_info=True)
+            return
+        if sent:
+            log.info("digest sent")
 
     def sweep_retention(self) -> None:
         """At most once an hour across all workers: delete resolved incidents past retention."""

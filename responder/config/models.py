@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -84,6 +85,32 @@ class Http(Strict):
     """Where http.request may go: names or IP literals (any port), host:port, or *.suffix."""
 
 
+_CLOCK_TIME = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
+
+
+def _clock_time(value: str) -> str:
+    if not _CLOCK_TIME.fullmatch(value):
+        raise ValueError(f'"{value}" is not a time of day: write HH:MM, like "09:00"')
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f'unknown time zone "{value}": use an IANA name like Europe/Berlin') from None
+    return value
+
+
+class Digest(Strict):
+    """A summary of the report posted at fixed times of day (the seed's daily checklist)."""
+
+    at: list[Annotated[str, AfterValidator(_clock_time)]] = Field(min_length=1)
+    timezone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
+    slack: str | None = None
+    email: list[str] = Field(default_factory=list)
+
+
 class ResponderConfig(Strict):
     """``responder.yaml``."""
 
@@ -95,6 +122,7 @@ class ResponderConfig(Strict):
     safety: Safety = Field(default_factory=Safety)
     templates: Templates = Field(default_factory=Templates)
     http: Http = Field(default_factory=Http)
+    digest: Digest | None = None
     public_url: str | None = None
     """Base URL people use to reach the responder; incident links in pages point here."""
 

@@ -15,6 +15,7 @@ from responder.escalation.schedule import paged_teams, teams_for
 from responder.notify import dispatch
 from responder.notify.base import Approval, Kind, Message
 from responder.store import incidents as store
+from responder.store import reports
 from responder.store.records import Event, Incident
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ def page_level(rt: Runtime, incident: Incident, level: int, reason: str) -> list
     teams = teams_for(levels, level)
     kind: Kind = "open" if level == 1 else "escalate"
     records = _send(rt, incident, kind, reason, teams, rule.notify, level=level)
+    reports.paged(rt.redis, rt.keys, incident, {r["team"] for r in records if r["status"] == "sent"})
     store.add_event(
         rt.redis,
         rt.keys,

@@ -20,7 +20,7 @@ from responder.escalation import timers
 from responder.plan import Facts, ResponsePlan, plan_resolution
 from responder.playbooks.runs import start_run
 from responder.scheduling import JobSpec
-from responder.store import guards
+from responder.store import guards, reports, runs
 from responder.store import incidents as store
 from responder.store.records import Alert, Event, Incident, IncidentStatus
 
@@ -58,6 +58,7 @@ def open_incident(
         pipe.multi()
         store.create(pipe, keys, incident, alert)
         pipe.incr(keys.counter("incidents_opened"))
+        reports.opened(pipe, keys, incident)
         details: dict[str, object] = {"fingerprint": alert.fingerprint}
         if received_at:
             details["received_at"] = iso(received_at)
@@ -74,7 +75,7 @@ def open_incident(
                     pipe,
                     rt,
                     rt.config.playbooks[name],
-                    incident.id,
+                    incident,
                     alert,
                     trigger="firing",
                     dry_run=automation.dry_run,
@@ -121,7 +122,7 @@ def resolve(rt: Runtime, incident_id: str, by: str, reason: str = "resolved by h
                     pipe,
                     rt,
                     playbook,
-                    incident_id,
+                    incident,
                     alerts[0],
                     trigger="resolved",
                     dry_run=automation.dry_run,
@@ -157,8 +158,15 @@ def _transition(
                 if incident.status not in allowed:
                     return False
                 now = rt.clock()
+                automated = target == IncidentStatus.RESOLVED and reports.auto_remediated(
+                    incident, runs.of_incident(rt.redis, keys, incident_id), by=by
+                )
                 pipe.multi()
-                store.change_status(pipe, keys, incident, target, now, by)
+                store.change_status(pipe, keys, incident, target, now, by, auto_remediated=automated)
+                if target == IncidentStatus.ACKNOWLEDGED:
+                    reports.acknowledged(pipe, keys, incident, now)
+                else:
+                    reports.resolved(pipe, keys, incident, now, auto_remediated=automated)
                 timers.void(pipe, keys, incident_id)
                 event = Event(now, f"incident.{target.value}", message, {"by": by})
                 store.add_event(pipe, keys, incident_id, event)

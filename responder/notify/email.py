@@ -121,6 +121,26 @@ class EmailChannel:
             detail = f"refused: {_replies(refused)}"
         return Delivery("email", target, str(mail["Message-ID"]), detail=redact(detail, self.secrets()))
 
+    def send_text(self, recipients: list[str], subject: str, text: str) -> None:
+        """A plain-text mail that belongs to no incident (the daily digest), with the usual retries.
+
+        Raises:
+            NotifyError: not configured, or the send failed for good.
+        """
+        missing = self.configured()
+        if missing:
+            raise NotifyError(f"email: {missing}")
+        mail = EmailMessage(policy=POLICY)
+        mail["From"] = self.sender or ""
+        mail["To"] = ", ".join(recipients)
+        mail["Subject"] = one_line(subject)
+        mail["Date"] = format_datetime(datetime.now(UTC))
+        domain = (self.sender or "").rpartition("@")[2].strip("> ") or "alert-responder.invalid"
+        mail["Message-ID"] = make_msgid(idstring="digest", domain=domain)
+        mail["Auto-Submitted"] = "auto-generated"
+        mail.set_content(text)
+        self._deliver_with_retries(mail, ", ".join(recipients))
+
     def _deliver_with_retries(self, mail: EmailMessage, target: str) -> dict[str, tuple[int, bytes]]:
         waits = self.retry.waits()
         attempt = 1

@@ -179,6 +179,17 @@ class SlackChannel:
             self._reply(message, ref, target)
         return Delivery("slack", target, ref)
 
+    def post_text(self, channel: str, text: str) -> None:
+        """A plain message that belongs to no incident (the daily digest).
+
+        Raises:
+            NotifyError: not configured, or Slack refused it.
+        """
+        missing = self.configured()
+        if missing:
+            raise NotifyError(f"slack: {missing}")
+        self._call("chat.postMessage", channel, channel=channel, text=escape(text), unfurl_links=False)
+
     def _reply(self, message: Message, ref: str, target: str) -> None:
         channel, ts = split_ref(ref)
         self._call(

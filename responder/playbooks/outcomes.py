@@ -14,7 +14,7 @@ from responder.errors import ActionError
 from responder.notify.base import Approval
 from responder.playbooks.runs import enqueue_step
 from responder.redact import redact
-from responder.store import guards, runs
+from responder.store import guards, reports, runs
 from responder.store import incidents as store
 from responder.store.records import Event, Run, RunStatus
 
@@ -51,11 +51,15 @@ def advance(
     with rt.redis.pipeline(transaction=True) as pipe:
         pipe.multi()  # RQ's enqueue wants the transaction opened explicitly
         runs.step_done(pipe, keys, run.id, index, outcome)
+        if snap.incident is not None and outcome != "skipped":
+            reports.count_rule(pipe, keys, snap.incident, "steps_ok" if outcome == "ok" else "steps_failed")
         store.add_event(
             pipe, keys, run.incident_id, Event(now, f"step.{outcome}", redact(message, secrets), extra)
         )
         if last:
             runs.set_status(pipe, keys, run.id, RunStatus.COMPLETED)
+            if snap.incident is not None:
+                reports.count_rule(pipe, keys, snap.incident, "runs_completed")
             completed = Event(
                 now, "playbook.completed", f"playbook {playbook.name} completed", {"run": run.id}
             )
@@ -125,6 +129,10 @@ def finish(
     assert run is not None
     with rt.redis.pipeline(transaction=True) as pipe:
         runs.set_status(pipe, rt.keys, run.id, status)
+        if status == RunStatus.FAILED and snap.incident is not None:
+            reports.count_rule(pipe, rt.keys, snap.incident, "runs_failed")
+            if kind == "step.failed":
+                reports.count_rule(pipe, rt.keys, snap.incident, "steps_failed")
         event = Event(rt.clock(), kind or f"playbook.{status.value}", message, {"run": run.id})
         store.add_event(pipe, rt.keys, run.incident_id, event)
         pipe.execute()

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from responder.scheduling import JobSpec
 from responder.store import incidents as store
-from responder.store import runs
-from responder.store.records import Alert, Event, Run, RunStatus
+from responder.store import reports, runs
+from responder.store.records import Alert, Event, Incident, Run, RunStatus
 
 if TYPE_CHECKING:
     from redis.client import Pipeline
@@ -52,7 +52,7 @@ def start_run(
     pipe: Pipeline,
     rt: Runtime,
     playbook: Playbook,
-    incident_id: str,
+    incident: Incident,
     alert: Alert,
     *,
     trigger: str,
@@ -60,6 +60,7 @@ def start_run(
     now: float,
 ) -> str:
     """Create a run and queue its first step, in the caller's transaction. Returns the run id."""
+    incident_id = incident.id
     run = Run(
         id=rt.new_id(16),
         incident_id=incident_id,
@@ -72,6 +73,7 @@ def start_run(
         created_at=now,
     )
     runs.create(pipe, rt.keys, run)
+    reports.count_rule(pipe, rt.keys, incident, "runs_started")
     store.add_event(
         pipe,
         rt.keys,

@@ -73,6 +73,7 @@ def _decode(raw: dict[Any, Any]) -> Incident:
         updated_at=times.get("updated_at", times["created_at"]),
         acknowledged_at=times.get("acknowledged_at"),
         resolved_at=times.get("resolved_at"),
+        auto_remediated=data.get("auto_remediated") == "1",
         **{name: data.get(name) or None for name in _OPTIONAL},
     )
 
@@ -105,7 +106,14 @@ def create(pipe: Pipeline, keys: Keys, incident: Incident, alert: Alert) -> None
 
 
 def change_status(
-    pipe: Pipeline, keys: Keys, incident: Incident, status: IncidentStatus, at: float, by: str
+    pipe: Pipeline,
+    keys: Keys,
+    incident: Incident,
+    status: IncidentStatus,
+    at: float,
+    by: str,
+    *,
+    auto_remediated: bool = False,
 ) -> None:
     """Queue an acknowledgement or resolution; a resolved incident leaves the open index."""
     field = "acknowledged" if status == IncidentStatus.ACKNOWLEDGED else "resolved"
@@ -115,6 +123,8 @@ def change_status(
         f"{field}_at": at,
         f"{field}_by": by,
     }
+    if auto_remediated:
+        change["auto_remediated"] = 1
     pipe.hset(keys.incident(incident.id), mapping=change)
     if status == IncidentStatus.RESOLVED:
         pipe.eval(_CLOSE_KEY, 1, keys.open_incidents, incident.key, incident.id)
@@ -185,6 +195,7 @@ def sweep(redis: Redis, keys: Keys, now: float) -> int:
                 keys.timeline(incident_id),
                 keys.escalation(incident_id),
                 keys.deliveries(incident_id),
+                keys.incident_runs(incident_id),
             )
             redis.zrem(keys.incidents, incident_id)
             removed += 1

@@ -114,3 +114,24 @@ class Keys:
     def deliveries(self, incident_id: str) -> str:
         """Hash: ``channel:target`` -> ref of the first delivery (Slack ts, Message-ID, dedup key)."""
         return f"{self.prefix}:incident:{incident_id}:deliveries"
+
+    def report_hour(self, hour: int) -> str:
+        """Hash of the report's counters for incidents opened in that hour (``ts // 3600``): store/reports."""
+        return f"{self.prefix}:report:h:{hour}"
+
+    def histogram(self, name: str) -> str:
+        """Hash holding a Prometheus histogram's bucket counts (``tta``, ``ttr``) for ``/metrics``."""
+        return f"{self.prefix}:metrics:{name}"
+
+    def incident_runs(self, incident_id: str) -> str:
+        """Set of the ids of an incident's playbook runs."""
+        return f"{self.prefix}:incident:{incident_id}:runs"
+
+    def report_scratch(self) -> str:
+        """Where the report merges a window's samples; written, read and deleted in one transaction."""
+        return f"{self.prefix}:report:scratch"
+
+    @property
+    def digest_last(self) -> str:
+        """The epoch second of the last digest slot sent (one digest per slot across all workers)."""
+        return f"{self.prefix}:digest:last"

@@ -110,6 +110,8 @@ class Incident:
     acknowledged_by: str | None = None
     resolved_at: float | None = None
     resolved_by: str | None = None
+    auto_remediated: bool = False
+    """Resolved by automation: verified fixed, or every run completed and Alertmanager resolved it unacked."""
 
     @property
     def open(self) -> bool:
@@ -139,6 +141,8 @@ class Incident:
                 out[f"{name}_at"] = iso(at)
             if by is not None:
                 out[f"{name}_by"] = by
+        if self.status == IncidentStatus.RESOLVED:
+            out["auto_remediated"] = self.auto_remediated
         return out
 
 

@@ -36,9 +36,11 @@ def create(pipe: Pipeline, keys: Keys, run: Run) -> None:
         },
     )
     pipe.expire(key, RUN_TTL)
+    pipe.sadd(keys.incident_runs(run.incident_id), run.id)
+    pipe.expire(keys.incident_runs(run.incident_id), RUN_TTL)
 
 
-def load(redis: Redis, keys: Keys, run_id: str) -> Run | None:
+def load(redis: Redis | Pipeline, keys: Keys, run_id: str) -> Run | None:
     raw = redis.hgetall(keys.run(run_id))
     if not raw:
         return None
@@ -63,6 +65,13 @@ def load(redis: Redis, keys: Keys, run_id: str) -> Run | None:
         approved=per_step["approved"],
         failures={i: int(n) for i, n in per_step["failures"].items()},
     )
+
+
+def of_incident(redis: Redis | Pipeline, keys: Keys, incident_id: str) -> list[Run]:
+    """Every run of an incident (oldest first)."""
+    ids = sorted(text(i) for i in redis.smembers(keys.incident_runs(incident_id)))
+    found = [load(redis, keys, run_id) for run_id in ids]
+    return sorted((run for run in found if run is not None), key=lambda run: run.created_at)
 
 
 def set_target(redis: Redis, keys: Keys, run_id: str, target: str) -> None:

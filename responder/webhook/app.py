@@ -10,7 +10,7 @@ from flask.json.provider import DefaultJSONProvider
 from pydantic_core import from_json
 
 from responder.runtime import Runtime
-from responder.webhook import alertmanager, api, errors, guard, health, keepalive, metrics, slack
+from responder.webhook import alertmanager, api, errors, guard, health, keepalive, metrics, report, slack
 from responder.webhook.limits import Limits
 from responder.webhook.state import WebState
 
@@ -56,6 +56,6 @@ def create_app(
     if bind is not None and (webhook_token is None or api_token is None):
         guard.install(app, bind)
     metrics.install(app, runtime)
-    for blueprint in (alertmanager.bp, api.bp, health.bp, slack.bp):
+    for blueprint in (alertmanager.bp, api.bp, health.bp, report.bp, slack.bp):
         app.register_blueprint(blueprint)
     return app

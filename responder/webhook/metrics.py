@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from flask import Flask
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 from rq import Queue
 
 from responder.runtime import Runtime
+from responder.store.codec import text
+from responder.store.reports import BUCKETS
 
 REGISTRY = CollectorRegistry(auto_describe=False)
 
@@ -20,6 +23,12 @@ _COUNTERS = {
     "incidents_opened": "Incidents opened.",
     "alerts_unmatched": "Alerts no rule matched.",
     "alerts_truncated": "Alerts Alertmanager left out of its posts (truncatedAlerts; raise max_alerts).",
+    "incidents_auto_remediated": "Incidents resolved by automation (verified, or runs completed, unacked).",
+}
+
+_HISTOGRAMS = {
+    "tta": ("responder_time_to_ack_seconds", "Seconds from an incident's open to its first acknowledgement."),
+    "ttr": ("responder_time_to_resolve_seconds", "Seconds from an incident's open to its resolution."),
 }
 
 
@@ -27,13 +36,14 @@ class RedisCollector(Collector):
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         redis, keys = self.runtime.redis, self.runtime.keys
         try:
             values = redis.mget([keys.counter(name) for name in _COUNTERS])
             depth = Queue(keys.queue_name, connection=redis).count
             open_count = redis.hlen(keys.open_incidents)
             paused = redis.exists(keys.paused)
+            histograms = {name: redis.hgetall(keys.histogram(name)) for name in _HISTOGRAMS}
         except RedisError:
             up = GaugeMetricFamily("responder_redis_up", "Whether Redis answered the scrape.")
             up.add_metric([], 0)
@@ -52,6 +62,23 @@ class RedisCollector(Collector):
             gauge = GaugeMetricFamily(name, help_text)
             gauge.add_metric([], float(value))
             yield gauge
+        for short, (name, help_text) in _HISTOGRAMS.items():
+            yield histogram(name, help_text, histograms[short])
+
+
+def histogram(name: str, help_text: str, stored: dict[Any, Any]) -> HistogramMetricFamily:
+    """A histogram by rule and severity from its hash (store/reports.py): ``<rule>|<severity>|<le>``."""
+    series: dict[tuple[str, str], dict[str, float]] = {}
+    for field, value in stored.items():
+        rule, severity, bound = text(field).split("|")
+        series.setdefault((rule, severity), {})[bound] = float(value)
+    family = HistogramMetricFamily(name, help_text, labels=["rule", "severity"])
+    for (rule, severity), counts in sorted(series.items()):
+        buckets = [(f"{b:g}", counts.get(f"{b:g}", 0.0)) for b in BUCKETS] + [
+            ("+Inf", counts.get("+Inf", 0.0))
+        ]
+        family.add_metric([rule, severity], buckets, counts.get("sum", 0.0))
+    return family
 
 
 def install(app: Flask, runtime: Runtime) -> None:

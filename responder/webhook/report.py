@@ -1,0 +1,50 @@
+"""``GET /api/report?since=7d[&compare=1]``: the incident report as JSON (``Bearer $RESPONDER_API_TOKEN``)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from responder.config.durations import parse_duration
+from responder.errors import DurationError
+from responder.report.build import build
+from responder.webhook.auth import token_ok
+from responder.webhook.errors import error
+from responder.webhook.state import state
+
+bp = Blueprint("report", __name__)
+
+LONGEST = 366 * 86400
+"""The longest window: a year (the buckets are kept long enough for a year and the one before)."""
+
+
+@bp.before_request
+def authenticate() -> tuple[Response, int] | None:
+    if not token_ok(request, state().api_token):
+        return error(401, "missing or wrong token: send Authorization: Bearer $RESPONDER_API_TOKEN")
+    return None
+
+
+@bp.errorhandler(RedisConnectionError)
+@bp.errorhandler(RedisTimeoutError)
+def redis_down(exc: Exception) -> tuple[Response, int]:
+    return error(503, "Redis is unreachable; retry later")
+
+
+@bp.get("/api/report")
+def report() -> tuple[Response, int]:
+    spelled = request.args.get("since", "7d")
+    try:
+        length = parse_duration(spelled)
+    except DurationError as exc:
+        return error(400, f"since: {exc}")
+    if not 0 < length <= LONGEST:
+        return error(400, f"since must be between 1h and 366d, not {spelled!r}")
+    compare = request.args.get("compare", "0").lower() in ("1", "true", "yes")
+    runtime = state().fresh_runtime()
+    until = runtime.clock()
+    rules = [rule.name for rule in runtime.config.rules]
+    return jsonify(
+        build(runtime.redis, runtime.keys, until - length, until, compare=compare, rules=rules)
+    ), 200
