@@ -86,9 +86,11 @@ def _new_client(kubeconfig: str, context: str) -> Any:
     # Retry only failures to connect (nothing was sent); the step's own retries handle the rest.
     configuration.retries = urllib3.util.Retry(total=2, connect=2, read=0, redirect=0, status=0, other=0)
     api_client = k8s.ApiClient(configuration)
-    # The client imports AppsV1Api (and its models) on first use, which takes a second or more:
+    # The client imports each API class (and its models) on first use, which takes a second or more:
     # do it here, so the job horses the worker forks after load_client() do not each pay for it.
     k8s.AppsV1Api(api_client)
+    k8s.AutoscalingV2Api(api_client)
+    k8s.CustomObjectsApi(api_client)
     return api_client
 
 
@@ -132,15 +134,6 @@ class Deployment:
                 _content_type=content_type,
                 _preload_content=False,
                 _request_timeout=self.timeout,
-            ),
-        )
-
-    def get_scale(self) -> dict[str, Any]:
-        return self.call(
-            "get",
-            "deployments/scale",
-            lambda: self.apps.read_namespaced_deployment_scale(
-                self.name, self.namespace, _preload_content=False, _request_timeout=self.timeout
             ),
         )
 
