@@ -370,6 +370,20 @@ def test_restore_with_nothing_on_record_is_a_clear_no_op(fake_kube: FakeKube) ->
     )
 
 
+def test_without_an_autoscaler_adjust_scales_as_usual_and_restore_has_nothing_to_do(
+    fake_kube: FakeKube,
+) -> None:
+    fake_kube.add_deployment(NS, WORKERS)
+
+    adjusted = scale(replicas=5, autoscaler="adjust")
+    restored = scale(autoscaler="restore")
+
+    assert adjusted.summary == f"scaled deployment {NS}/{WORKERS} from 3 to 5 replicas"
+    assert restored.summary == f"nothing to restore for deployment {NS}/{WORKERS}: no autoscaler drives it"
+    assert [(r[0], r[1]) for r in patches(fake_kube)] == [("PATCH", scale_path(NS, WORKERS))]
+    assert fake_kube.deployment(NS, WORKERS)["spec"]["replicas"] == 5
+
+
 def test_restore_leaves_an_autoscaler_someone_changed_since_the_adjust(fake_kube: FakeKube) -> None:
     with_hpa(fake_kube)
     scale(replicas=5, autoscaler="adjust")
