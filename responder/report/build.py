@@ -7,11 +7,14 @@ JSON shape (the contract of ``GET /api/report``): ``window`` (``since``, ``until
 counts), and with ``compare`` a ``previous`` report of the same shape and ``change_percent``.
 
 Windows are whole hours: an incident belongs to the hour it opened in, and a window takes
-every hour it touches.
+every hour from the one ``since`` falls in to the one ``until`` falls in; ``compare`` takes as
+many hours before them. :func:`last_hours` gives the usual window, the last N hours ending
+with the current one.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,17 +39,24 @@ def build(
     rules: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The report for ``[since, until)``; ``rules`` (the configured ones) are listed even when unused."""
-    report = _window(redis, keys, since, until, rules)
+    first, last = hour_of(since), hour_of(max(until - 1e-6, since))
+    report = _window(redis, keys, range(first, last + 1), rules)
     if compare:
-        length = until - since
-        previous = _window(redis, keys, since - length, since, rules)
+        count = last - first + 1
+        previous = _window(redis, keys, range(first - count, first), rules)
         report["previous"] = previous
         report["change_percent"] = change_percent(report, previous)
     return report
 
 
-def _window(redis: Redis, keys: Keys, since: float, until: float, rules: Sequence[str]) -> dict[str, Any]:
-    hours = range(hour_of(since), hour_of(max(until - 1e-6, since)) + 1)
+def last_hours(length: float, now: float) -> tuple[float, float]:
+    """``(since, until)`` for the last ``length`` seconds in whole hours, the current hour last
+    (``7d`` is the last 168 hours, the current one so far included)."""
+    count = max(math.ceil(length / HOUR), 1)
+    return (hour_of(now) - count + 1) * HOUR, now
+
+
+def _window(redis: Redis, keys: Keys, hours: range, rules: Sequence[str]) -> dict[str, Any]:
     with redis.pipeline(transaction=False) as pipe:
         for hour in hours:
             pipe.hgetall(keys.report_hour(hour))

@@ -8,7 +8,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from responder.config.durations import parse_duration
 from responder.errors import DurationError
-from responder.report.build import build
+from responder.report.build import build, last_hours
 from responder.webhook.auth import token_ok
 from responder.webhook.errors import error
 from responder.webhook.state import state
@@ -43,8 +43,6 @@ def report() -> tuple[Response, int]:
         return error(400, f"since must be between 1h and 366d, not {spelled!r}")
     compare = request.args.get("compare", "0").lower() in ("1", "true", "yes")
     runtime = state().fresh_runtime()
-    until = runtime.clock()
+    since, until = last_hours(length, runtime.clock())
     rules = [rule.name for rule in runtime.config.rules]
-    return jsonify(
-        build(runtime.redis, runtime.keys, until - length, until, compare=compare, rules=rules)
-    ), 200
+    return jsonify(build(runtime.redis, runtime.keys, since, until, compare=compare, rules=rules)), 200

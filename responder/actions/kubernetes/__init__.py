@@ -4,7 +4,9 @@ Each action does what its kubectl command does and sends the same request kubect
 
 - ``rollout_restart``: ``kubectl rollout restart`` (strategic merge patch of the
   ``kubectl.kubernetes.io/restartedAt`` pod template annotation);
-- ``scale``: ``kubectl scale`` (merge patch of the ``scale`` subresource);
+- ``scale``: ``kubectl scale`` (merge patch of the ``scale`` subresource); a Deployment driven
+  by an HPA or a KEDA ScaledObject is refused, or scaled through its autoscaler
+  (``autoscaler: adjust``, undone by ``autoscaler: restore``);
 - ``set_image``: ``kubectl set image`` (strategic merge patch of one container);
 - ``rollback``: ``kubectl rollout undo`` (JSON patch replacing the pod template with an
   older ReplicaSet's; a strategic merge would merge the templates instead of restoring one);
@@ -21,7 +23,9 @@ set (as kubectl does), else the in-cluster service account, else ``~/.kube/confi
 
 The package: :mod:`.params` (what steps give), :mod:`.safety` (checks before sending),
 :mod:`.client` (credentials and API calls, errors that say what to do), :mod:`.deployments`
-(restart, set image, rollback), :mod:`.scaling` and :mod:`.rollout` (wait).
+(restart, set image, rollback), :mod:`.scaling` (scale) with :mod:`.autoscalers` (finding a
+Deployment's HPA or ScaledObject), :mod:`.adjust` (refuse, adjust, restore them) and
+:mod:`.gitops` (Argo CD and Flux ownership warnings), and :mod:`.rollout` (wait).
 """
 
 from __future__ import annotations

@@ -86,9 +86,11 @@ def _new_client(kubeconfig: str, context: str) -> Any:
     # Retry only failures to connect (nothing was sent); the step's own retries handle the rest.
     configuration.retries = urllib3.util.Retry(total=2, connect=2, read=0, redirect=0, status=0, other=0)
     api_client = k8s.ApiClient(configuration)
-    # The client imports AppsV1Api (and its models) on first use, which takes a second or more:
+    # The client imports each API class (and its models) on first use, which takes a second or more:
     # do it here, so the job horses the worker forks after load_client() do not each pay for it.
     k8s.AppsV1Api(api_client)
+    k8s.AutoscalingV2Api(api_client)
+    k8s.CustomObjectsApi(api_client)
     return api_client
 
 
@@ -103,14 +105,15 @@ class Deployment:
         self.timeout = ctx.timeout if ctx.timeout > 0 else None
         self.dry = ctx.dry_run
         self.dry_run = "All" if self.dry else None
-        self.apps = k8s.AppsV1Api(load_client(ctx.config.responder.kubernetes.context))
+        self.api_client = load_client(ctx.config.responder.kubernetes.context)
+        self.apps = k8s.AppsV1Api(self.api_client)
 
     def did(self, done: str, would: str) -> str:
         """What was done, or in dry run what would have been (for the Outcome's summary)."""
         return would if self.dry else done
 
     def get(self, timeout: float | None = None) -> dict[str, Any]:
-        return self._call(
+        return self.call(
             "get",
             "deployments",
             lambda: self.apps.read_namespaced_deployment(
@@ -119,7 +122,7 @@ class Deployment:
         )
 
     def patch(self, body: Any, content_type: str) -> dict[str, Any]:
-        return self._call(
+        return self.call(
             "patch",
             "deployments",
             lambda: self.apps.patch_namespaced_deployment(
@@ -134,18 +137,9 @@ class Deployment:
             ),
         )
 
-    def get_scale(self) -> dict[str, Any]:
-        return self._call(
-            "get",
-            "deployments/scale",
-            lambda: self.apps.read_namespaced_deployment_scale(
-                self.name, self.namespace, _preload_content=False, _request_timeout=self.timeout
-            ),
-        )
-
     def patch_scale(self, body: dict[str, Any]) -> dict[str, Any]:
         # kubectl scale sends a merge patch; the client would default to a strategic merge.
-        return self._call(
+        return self.call(
             "patch",
             "deployments/scale",
             lambda: self.apps.patch_namespaced_deployment_scale(
@@ -161,7 +155,7 @@ class Deployment:
         )
 
     def list_replicasets(self, selector: str) -> list[dict[str, Any]]:
-        answer = self._call(
+        answer = self.call(
             "list",
             "replicasets",
             lambda: self.apps.list_namespaced_replica_set(
@@ -170,27 +164,46 @@ class Deployment:
         )
         return list(answer.get("items") or [])
 
-    def _call(self, verb: str, resource: str, request: Callable[[], Any]) -> dict[str, Any]:
+    def call(
+        self,
+        verb: str,
+        resource: str,
+        request: Callable[[], Any],
+        ref: str | None = None,
+        *,
+        if_absent: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Make one request; ``ref`` (default: this Deployment) names the object in error messages.
+
+        ``if_absent``, when given, is the answer to a 404 (a resource that may not exist, such
+        as a CRD that is not installed) instead of an error.
+
+        Raises:
+            ActionError: the API refused or did not answer; retryable as the answer warrants.
+        """
+        ref = ref or self.ref
         try:
             response = request()
         except ApiException as exc:
-            raise self._api_error(exc, verb, resource) from exc
+            if exc.status == 404 and if_absent is not None:
+                return if_absent
+            raise self._api_error(exc, verb, resource, ref) from exc
         except urllib3.exceptions.HTTPError as exc:  # connection refused, reset, timed out
             raise ActionError(
-                f"could not {verb} {resource} {self.ref}: the Kubernetes API did not answer ({exc}); "
-                "will retry"
+                f"could not {verb} {resource} {ref}: the Kubernetes API did not answer ({exc}); will retry"
             ) from exc
         answer: dict[str, Any] = json.loads(response.data)
         return answer
 
-    def _api_error(self, exc: ApiException, verb: str, resource: str) -> ActionError:
+    def _api_error(self, exc: ApiException, verb: str, resource: str, ref: str) -> ActionError:
         status = exc.status or 0
         try:
             message = json.loads(exc.body or "{}").get("message") or exc.reason
         except ValueError:
             message = exc.body or exc.reason
-        if status == 404 and resource.startswith("deployments"):
-            return ActionError(f"deployment {self.ref} not found", retryable=False)
+        what = "deployment" if resource.startswith("deployments") else resource
+        if status == 404:
+            return ActionError(f"{what} {ref} not found", retryable=False)
         if status == 403:
             return ActionError(
                 f"forbidden: the service account cannot {verb} {resource} in namespace {self.namespace}; "
@@ -204,15 +217,11 @@ class Deployment:
                 retryable=False,
             )
         if status == 409:
-            return ActionError(
-                f"conflict: deployment {self.ref} changed while being updated ({message}); will retry"
-            )
+            return ActionError(f"conflict: {what} {ref} changed while being updated ({message}); will retry")
         if status in (0, 429) or status >= 500:
-            return ActionError(
-                f"could not {verb} {resource} {self.ref}: Kubernetes API error {status}: {message}"
-            )
+            return ActionError(f"could not {verb} {resource} {ref}: Kubernetes API error {status}: {message}")
         return ActionError(
-            f"the Kubernetes API refused to {verb} {resource} {self.ref} ({status}): {message}",
+            f"the Kubernetes API refused to {verb} {resource} {ref} ({status}): {message}",
             retryable=False,
         )
 

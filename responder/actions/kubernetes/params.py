@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from responder.actions.base import Params
@@ -21,7 +23,11 @@ class RolloutRestartParams(DeploymentParams):
 
 
 class ScaleParams(DeploymentParams):
-    """``kubernetes.scale``: set the Deployment's replicas, absolutely or relatively, within bounds."""
+    """``kubernetes.scale``: set the Deployment's replicas, absolutely or relatively, within bounds.
+
+    A Deployment driven by an autoscaler (a HorizontalPodAutoscaler or a KEDA ScaledObject) is
+    scaled through that autoscaler or not at all, as ``autoscaler`` says.
+    """
 
     replicas: int | None = Field(
         default=None, ge=0, description="Number of replicas to set (give this or `by`)."
@@ -32,11 +38,32 @@ class ScaleParams(DeploymentParams):
     )
     min: int | None = Field(default=None, ge=0, description="Never scale below this many replicas.")
     max: int | None = Field(default=None, ge=0, description="Never scale above this many replicas.")
+    autoscaler: Literal["refuse", "adjust", "restore"] = Field(
+        default="refuse",
+        description=(
+            "When an autoscaler drives the Deployment: `refuse` (the default: fail, it would undo the "
+            "change), `adjust` (set the autoscaler so the replicas hold: HPA minReplicas, KEDA "
+            "paused-replicas), `restore` (put back what the last `adjust` changed; no `replicas`/`by`)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> ScaleParams:
+        if self.autoscaler == "restore":
+            given = [
+                f"`{name}`" for name in ("replicas", "by", "min", "max") if getattr(self, name) is not None
+            ]
+            if given:
+                raise ValueError(
+                    f"`autoscaler: restore` puts back what the last `autoscaler: adjust` changed and takes "
+                    f"no {' or '.join(given)}; remove {'them' if len(given) > 1 else 'it'}, or use "
+                    "`autoscaler: adjust` to scale"
+                )
+            return self
         if (self.replicas is None) == (self.by is None):
-            raise ValueError("give exactly one of `replicas` or `by`")
+            raise ValueError(
+                "give exactly one of `replicas` or `by` (only `autoscaler: restore` takes neither)"
+            )
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"`min` ({self.min}) is greater than `max` ({self.max})")
         return self

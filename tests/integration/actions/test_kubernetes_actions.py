@@ -7,9 +7,6 @@ body), which are the requests a real API server would receive.
 from __future__ import annotations
 
 import threading
-import time
-import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,15 +14,10 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import ValidationError
-from redis import Redis
 
 from responder.actions import kubernetes
-from responder.actions.base import ActionContext, Outcome
-from responder.config.loader import LoadedConfig
-from responder.config.models import KubernetesSettings, Playbook, ResponderConfig
+from responder.config.models import Playbook
 from responder.errors import ActionError, ActionRefused
-from responder.store.keys import Keys
-from responder.store.records import Alert, Incident, IncidentStatus
 from tests.fakes.kube import (
     JSON_PATCH,
     MERGE,
@@ -36,75 +28,22 @@ from tests.fakes.kube import (
     scale_path,
 )
 from tests.fakes.kubeconfig import FAKE_CONTEXT, UNREACHABLE_CONTEXT, write_kubeconfig
-
-NS = "embedding"
-WORKERS = "embedding-queue-workers"
-APP = "paperless-maverick"
-REVISION = "deployment.kubernetes.io/revision"
-PLAYBOOKS = Path(__file__).parents[3] / "playbooks"
-ACTIONS = {action.name: action for action in kubernetes.ACTIONS}
-
-pytestmark = pytest.mark.usefixtures("kubeconfig")
-
-
-def make_ctx(
-    *,
-    dry_run: bool = False,
-    timeout: float = 10.0,
-    allowed: tuple[str, ...] = (NS,),
-    context: str | None = None,
-) -> ActionContext:
-    responder = ResponderConfig(
-        kubernetes=KubernetesSettings(allowed_namespaces=list(allowed), context=context),
-    )
-    return ActionContext(
-        redis=Redis.from_url("redis://127.0.0.1:6379/0"),
-        keys=Keys(prefix=f"test-k8s-{uuid.uuid4().hex[:10]}"),
-        config=LoadedConfig(directory=Path("."), responder=responder, rules=[], playbooks={}),
-        incident=INCIDENT,
-        alert=Alert.from_webhook({"labels": {"alertname": "WorkerDown"}, "fingerprint": "fp1"}),
-        people=NobodyToTell(),
-        dry_run=dry_run,
-        timeout=timeout,
-    )
-
-
-class NobodyToTell:
-    """Kubernetes actions never page; a test fails loudly if one tries."""
-
-    def note(self, text: str, channels: Sequence[str] | None) -> list[dict[str, Any]]:
-        raise AssertionError(f"a kubernetes action tried to notify: {text}")
-
-
-INCIDENT = Incident(
-    id="0123456789ab",
-    key="queue_worker_failure:0",
-    rule="queue_worker_failure",
-    severity="critical",
-    status=IncidentStatus.TRIGGERED,
-    title="WorkerDown",
-    summary="workers down",
-    labels={"alertname": "WorkerDown"},
-    annotations={},
-    group={},
-    created_at=0.0,
-    updated_at=0.0,
+from tests.integration.actions.kube_steps import (
+    ACTIONS,
+    APP,
+    GET_DEPLOYMENT,
+    LOOKUP,
+    MANAGED,
+    NS,
+    PLAYBOOKS,
+    REVISION,
+    WORKERS,
+    make_ctx,
+    run,
+    sent,
 )
 
-
-def run(action: str, ctx: ActionContext | None = None, **params: Any) -> Outcome:
-    """Run an action as the playbook runner does: validate the rendered params, then call it."""
-    chosen = ACTIONS[action]
-    return chosen.run(chosen.params.model_validate(params), ctx or make_ctx())
-
-
-def sent(fake: FakeKube) -> list[tuple[str, str, dict[str, str], str | None, Any]]:
-    return [(r.method, r.path, r.query, r.content_type, r.body) for r in fake.requests]
-
-
-MANAGED = {"fieldManager": "alert-responder"}
-GET_DEPLOYMENT = ("GET", deployment_path(NS, WORKERS), {}, None, None)
-GET_SCALE = ("GET", scale_path(NS, WORKERS), {}, None, None)
+pytestmark = pytest.mark.usefixtures("kubeconfig")
 
 
 def two_containers() -> list[dict[str, Any]]:
@@ -177,7 +116,7 @@ def test_scale_to_absolute_replicas_merge_patches_the_scale_subresource(fake_kub
 
     # kubectl scale sends a merge patch; the client's default would be a strategic merge patch.
     assert sent(fake_kube) == [
-        GET_SCALE,
+        *LOOKUP,
         ("PATCH", scale_path(NS, WORKERS), MANAGED, MERGE, {"spec": {"replicas": 0}}),
     ]
     assert outcome.summary == f"scaled deployment {NS}/{WORKERS} from 3 to 0 replicas"
@@ -192,7 +131,7 @@ def test_scale_by_adds_to_current_replicas_guarded_by_resource_version(fake_kube
     outcome = run("kubernetes.scale", namespace=NS, deployment=WORKERS, by=2, min=2, max=10)
 
     assert sent(fake_kube) == [
-        GET_SCALE,
+        *LOOKUP,
         (
             "PATCH",
             scale_path(NS, WORKERS),
@@ -234,14 +173,14 @@ def test_scale_already_at_max_sends_no_patch(fake_kube: FakeKube) -> None:
 
     outcome = run("kubernetes.scale", namespace=NS, deployment=WORKERS, by=2, max=10)
 
-    assert sent(fake_kube) == [GET_SCALE]
+    assert sent(fake_kube) == LOOKUP
     assert outcome.summary == (
         f"left deployment {NS}/{WORKERS} at 10 replicas (by +2 would be 12; max is 10): nothing to scale"
     )
 
 
 def test_scale_up_from_zero_reads_omitted_replicas_as_zero(fake_kube: FakeKube) -> None:
-    fake_kube.add_deployment(NS, WORKERS, replicas=0)  # the API omits spec.replicas: 0 from a Scale
+    fake_kube.add_deployment(NS, WORKERS, replicas=0)
 
     outcome = run("kubernetes.scale", namespace=NS, deployment=WORKERS, by=2)
 
@@ -454,17 +393,15 @@ def test_wait_rollout_returns_once_the_rollout_completes(fake_kube: FakeKube) ->
     fake_kube.add_deployment(NS, WORKERS)
     run("kubernetes.rollout_restart", namespace=NS, deployment=WORKERS)
     fake_kube.clear_requests()
-    started = time.monotonic()
 
-    outcome = run("kubernetes.wait_rollout", make_ctx(timeout=5), namespace=NS, deployment=WORKERS)
+    outcome = run("kubernetes.wait_rollout", make_ctx(timeout=30), namespace=NS, deployment=WORKERS)
 
     assert (
         outcome.summary
         == f"deployment {NS}/{WORKERS} rolled out: 3 of 3 replicas updated, ready and available"
     )
-    assert 0.2 <= time.monotonic() - started < 3
-    assert len(fake_kube.requests) >= 2  # it polled while the rollout was in progress
-    assert all(request == GET_DEPLOYMENT for request in sent(fake_kube))
+    # The fake rolls out after two reads in progress: it polled until the third read saw it done.
+    assert sent(fake_kube) == [GET_DEPLOYMENT] * 3
 
 
 def test_wait_rollout_keeps_polling_through_a_transient_server_error(fake_kube: FakeKube) -> None:
@@ -478,10 +415,10 @@ def test_wait_rollout_keeps_polling_through_a_transient_server_error(fake_kube: 
 
 
 def test_wait_rollout_times_out_with_the_last_observed_state(fake_kube: FakeKube) -> None:
-    fake_kube.rollout_delay = None  # the new pods never become ready
+    fake_kube.rollout_reads = None  # the new pods never become ready
     fake_kube.add_deployment(NS, WORKERS)
     run("kubernetes.rollout_restart", namespace=NS, deployment=WORKERS)
-    started = time.monotonic()
+    fake_kube.clear_requests()
 
     with pytest.raises(ActionError) as err:
         run("kubernetes.wait_rollout", make_ctx(timeout=0.6), namespace=NS, deployment=WORKERS)
@@ -491,18 +428,20 @@ def test_wait_rollout_times_out_with_the_last_observed_state(fake_kube: FakeKube
         "1 of 3 new replicas updated (desired 3, updated 1, ready 3, available 3, total 4)"
     )
     assert not err.value.retryable
-    assert 0.6 <= time.monotonic() - started < 1.5
+    polls = sent(fake_kube)
+    assert len(polls) > 1  # it kept polling until the timeout
+    assert polls == [GET_DEPLOYMENT] * len(polls)
 
 
 def test_wait_rollout_is_bounded_by_the_step_timeout_even_when_the_api_hangs(fake_kube: FakeKube) -> None:
     fake_kube.add_deployment(NS, WORKERS)
-    fake_kube.delay(3, method="GET", path=deployment_path(NS, WORKERS), times=10)
-    started = time.monotonic()
+    read = fake_kube.hold("GET", deployment_path(NS, WORKERS))
 
     with pytest.raises(ActionError) as err:
         run("kubernetes.wait_rollout", make_ctx(timeout=0.5), namespace=NS, deployment=WORKERS)
 
-    assert time.monotonic() - started < 1.5
+    assert read.holding  # the step returned while the API server still held its read
+    read.release()
     assert str(err.value).startswith(
         f"timed out after 500ms waiting for deployment {NS}/{WORKERS} to roll out; last state: "
         f"last read failed: could not get deployments {NS}/{WORKERS}: the Kubernetes API did not answer ("
@@ -664,7 +603,7 @@ def test_api_errors_say_what_happened_and_whether_to_retry(
     assert str(err.value) == message
     assert err.value.retryable is retryable
     assert [(r.method, r.path) for r in fake_kube.requests] == [
-        ("GET", scale_path(NS, WORKERS)),
+        *[(method, path) for method, path, *_ in LOOKUP],
         ("PATCH", scale_path(NS, WORKERS)),
     ]
 
@@ -693,7 +632,7 @@ def test_forbidden_replicaset_list_names_the_missing_permission(fake_kube: FakeK
 def test_relative_scale_racing_another_change_gets_a_retryable_conflict(fake_kube: FakeKube) -> None:
     fake_kube.add_deployment(NS, WORKERS, replicas=3)
     # Someone else scales between our read and our write: the resourceVersion no longer matches.
-    fake_kube.delay(0.3, method="PATCH", path=scale_path(NS, WORKERS))
+    ours_sent = fake_kube.hold("PATCH", scale_path(NS, WORKERS))
     ctx = make_ctx()
     chosen = ACTIONS["kubernetes.scale"]
     params = chosen.params.model_validate({"namespace": NS, "deployment": WORKERS, "by": 2})
@@ -707,8 +646,9 @@ def test_relative_scale_racing_another_change_gets_a_retryable_conflict(fake_kub
 
     thread = threading.Thread(target=ours)
     thread.start()
-    time.sleep(0.1)
+    assert ours_sent.arrived.wait(10)  # our PATCH, computed from 3 replicas, is at the API server
     run("kubernetes.scale", namespace=NS, deployment=WORKERS, replicas=4)  # the other change
+    ours_sent.release()
     thread.join()
 
     assert len(errors) == 1 and errors[0].retryable
@@ -737,11 +677,13 @@ def test_unreachable_api_server_is_retryable(fake_kube: FakeKube, kubeconfig: Pa
 
 def test_a_patch_that_times_out_is_retryable(fake_kube: FakeKube) -> None:
     fake_kube.add_deployment(NS, WORKERS)
-    fake_kube.delay(2, method="PATCH")
+    patch = fake_kube.hold("PATCH")
 
     with pytest.raises(ActionError) as err:
         run("kubernetes.rollout_restart", make_ctx(timeout=0.5), namespace=NS, deployment=WORKERS)
 
+    assert patch.holding  # the step gave up while the API server still held its request
+    patch.release()
     assert str(err.value).startswith(
         f"could not patch deployments {NS}/{WORKERS}: the Kubernetes API did not answer ("
     )
@@ -788,7 +730,7 @@ def test_dry_run_sends_changes_with_dry_run_all_and_changes_nothing(
 
 
 def test_wait_rollout_in_dry_run_reports_the_state_without_waiting(fake_kube: FakeKube) -> None:
-    fake_kube.rollout_delay = None
+    fake_kube.rollout_reads = None
     fake_kube.add_deployment(NS, WORKERS)
     run("kubernetes.rollout_restart", namespace=NS, deployment=WORKERS)
     fake_kube.clear_requests()

@@ -40,6 +40,8 @@ def three_incidents(runtime: Runtime, client: FlaskClient, httpserver: HTTPServe
     """An hour's work: one incident fixed by automation, one acknowledged by a person, one whose playbook
     failed and that a person resolved."""
     httpserver.expect_request("/fail", method="POST").respond_with_data("down", status=500)
+    # Start a minute into an hour: the report counts whole hours, and this hour's incidents stay in it.
+    advance(runtime, 3600 - runtime.clock() % 3600 + MINUTE)
     # The flaky playbook first: its retries move the clock on by a few seconds, so the other two
     # open at the same instant and their figures below are exact.
     client.post("/webhook/alertmanager", data=body(alert("Flaky", port=str(httpserver.port))))
@@ -100,7 +102,7 @@ def test_the_incident_api_says_which_were_auto_remediated(
 def test_compare_sets_the_window_before_beside_it(
     three_incidents: dict[str, str], runtime: Runtime, client: FlaskClient
 ) -> None:
-    advance(runtime, 60 * MINUTE)  # the next hour: one more incident, acknowledged at once
+    advance(runtime, 60 * MINUTE)  # in the next hour: one more incident, acknowledged at once
     client.post("/webhook/alertmanager", data=body(alert("Slow", fingerprint="fp-slow")))
     drain(runtime)
     lifecycle.acknowledge(runtime, incident_id(runtime, "slow"), by="carol")
