@@ -81,3 +81,8 @@ def slack_action(action_id: str, value: str, user: str) -> str:
     except IncidentNotFound:
         return "unknown incident"
     return f"ignored unknown action {action_id}"
+
+
+def approval_expired(run_id: str, index: int) -> str:
+    """A step's wait for approval ran out (1h): end the run if it still waits."""
+    return approval.expire(runtime.current(), run_id, index)

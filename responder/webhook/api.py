@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from responder.errors import ConfigError, IncidentNotFound
+from responder.errors import ApprovalRefused, ConfigError, IncidentNotFound
 from responder.incidents import lifecycle
 from responder.playbooks import approval
 from responder.store import flags, guards, incidents, runs
@@ -102,7 +102,10 @@ def approve(run_id: str) -> tuple[Response, int]:
     step = body.get("step", run.step)
     if not isinstance(step, int) or isinstance(step, bool):
         return error(400, "step must be the step's index (as in the timeline's details.step)")
-    changed = approval.approve(runtime, run_id, step, by)
+    try:
+        changed = approval.approve(runtime, run_id, step, by)
+    except ApprovalRefused as exc:
+        return error(409, str(exc))
     after = runs.load(runtime.redis, runtime.keys, run_id)
     status = after.status.value if after is not None else "unknown"
     return jsonify({"changed": changed, "run": run_id, "step": step, "status": status}), 200
