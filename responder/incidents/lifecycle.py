@@ -155,6 +155,24 @@ def resolve(
     )
 
 
+EXPIRED_BY = "retention"
+
+
+def expire(rt: Runtime, incident_id: str, idle: str) -> bool:
+    """Close an open incident that nothing has happened to for ``idle`` (the open-incident retention).
+
+    Resolved like a hand resolution (timers void, Slack and PagerDuty updated, the incident
+    leaves the open index so the next alert with its key opens a fresh one), recorded as
+    ``incident.expired``; ``on_resolved`` playbooks do NOT run: they undo a remediation, and
+    nobody saw the problem end. False when it was no longer open.
+    """
+    message = f"closed by retention: nothing happened to this open incident for {idle}; on_resolved not run"
+    allowed = {IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED}
+    return _transition(
+        rt, incident_id, allowed, IncidentStatus.RESOLVED, EXPIRED_BY, message, event_kind="incident.expired"
+    )
+
+
 def _transition(
     rt: Runtime,
     incident_id: str,
