@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from responder.config import hosts
-from responder.config.yamlfile import SourceFile
+from responder.config.yamlfile import SourceFile, format_loc
 from responder.errors import ConfigIssue, MatcherError
 from responder.playbooks import templating
 from responder.routing.matchers import parse_matcher
@@ -292,12 +292,19 @@ def access_warnings(
             "rules page through Slack, but nobody may click Acknowledge, Resolve or Silence 1h there: "
             'list user ids, user-group ids or "*" in access.slack.ack'
         )
-        warnings.append(str(main.issue(("access", "slack", "ack"), message)))
+        warnings.append(_in_main(main, ("access", "slack", "ack"), message))
     for permission in ("ack", "approve"):
         if "*" in getattr(rules, permission) and rules.team_id is None:
             message = (
                 f'"*" in access.slack.{permission} without access.slack.team_id lets anyone who sees '
                 "the buttons click them, guests from other workspaces included: set team_id"
             )
-            warnings.append(str(main.issue(("access", "slack", permission), message)))
+            warnings.append(_in_main(main, ("access", "slack", permission), message))
     return warnings
+
+
+def _in_main(main: SourceFile, loc: tuple[str, ...], message: str) -> str:
+    """Located at ``loc``, or at no line when responder.yaml has no ``access`` (not at its first key)."""
+    if ("access",) in main.lines:
+        return str(main.issue(loc, message))
+    return str(ConfigIssue(main.display, None, format_loc(loc), message))

@@ -285,10 +285,10 @@ def _answerable(url: str, env: Mapping[str, str]) -> bool:
     try:
         parts = urlsplit(url)
         api = urlsplit(env_value(env, "SLACK_API_URL") or DEFAULT_API_URL)
+        where = (parts.scheme, parts.hostname, parts.port)  # .port raises on a port out of range
+        api_where = (api.scheme, api.hostname, api.port)
     except ValueError:
         return False
-    if parts.username or parts.password:
+    if parts.username or parts.password or parts.hostname is None:
         return False
-    if parts.scheme == "https" and parts.hostname == RESPONSE_HOST and parts.port in (None, 443):
-        return True
-    return (parts.scheme, parts.hostname, parts.port) == (api.scheme, api.hostname, api.port)
+    return where in (("https", RESPONSE_HOST, None), ("https", RESPONSE_HOST, 443), api_where)

@@ -2,7 +2,8 @@
 
 All keys start with a prefix (``RESPONDER_KEY_PREFIX``, default ``responder``) so
 several responders, or several tests, can share one Redis. Each key has a TTL or is
-swept by retention (see ``responder.store.retention``).
+swept by retention (the workers' hourly sweep: ``responder.incidents.retention`` and
+``responder.store.incidents.sweep``).
 """
 
 from __future__ import annotations

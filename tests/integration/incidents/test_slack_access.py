@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from pytest_httpserver import HTTPServer
 
 from responder.runtime import Runtime
 from responder.store import flags
@@ -245,3 +246,21 @@ def test_an_allowed_approval_records_the_slack_user_id(
     [approved] = events(runtime, incident_id, "step.approved")
     assert approved["details"]["slack_user_id"] == ALICE
     assert approved["details"]["by"] == "alice.oncall"
+
+
+def test_an_answer_goes_only_to_slack_never_to_another_host_the_payload_names(
+    paging: Paging, runtime: Runtime, paged_client: FlaskClient, paged: str
+) -> None:
+    elsewhere = HTTPServer(host="127.0.0.1", port=0)
+    elsewhere.expect_request("/hook").respond_with_data("ok")
+    elsewhere.start()
+    try:
+        data = click_body("ack", paged, user_id=BOB, user="bob", response_url=elsewhere.url_for("/hook"))
+        paged_client.post("/slack/interactions", data=data, headers=sign(data, SECRETS.signing_secret))
+        advance(runtime, 0)
+    finally:
+        elsewhere.stop()
+
+    assert elsewhere.log == []
+    assert paging.slack.responses() == []
+    assert len(events(runtime, paged, "access.refused")) == 1  # refused and recorded all the same

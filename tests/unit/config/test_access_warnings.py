@@ -78,3 +78,12 @@ def test_star_without_a_team_id_is_warned_about(directory: Path) -> None:
         'warning: responder.yaml:24: access.slack.ack: "*" in access.slack.ack without access.slack.team_id'
         " lets anyone who sees the buttons click them, guests from other workspaces included: set team_id"
     ]
+
+
+def test_without_an_access_section_the_warning_points_at_no_line(directory: Path) -> None:
+    (directory / "rules" / "20-paged.yaml").write_text(SLACK_RULE)
+
+    assert warnings(directory) == [
+        "warning: responder.yaml: access.slack.ack: rules page through Slack, but nobody may click"
+        ' Acknowledge, Resolve or Silence 1h there: list user ids, user-group ids or "*" in access.slack.ack'
+    ]
