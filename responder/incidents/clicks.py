@@ -40,13 +40,14 @@ SILENCE = 3600.0
 GROUP_CACHE = 60
 """Seconds a user group's members are cached (DESIGN §7: for a minute)."""
 UNKNOWN = "unknown incident: it may have aged out of retention; `responder incidents list` shows what exists"
+UNKNOWN_RUN = "unknown playbook run: it may have aged out of retention, with its incident"
 
 
 def handle(rt: Runtime, click: SlackAction) -> str:
     """Do one verified click. Returns what happened, in a word or two (the job's result)."""
     target = _target(rt, click)
     if target is None:
-        _answer(click, UNKNOWN if click.action_id != "approve" else f"unknown playbook run: {UNKNOWN}")
+        _answer(click, UNKNOWN if click.action_id != "approve" else UNKNOWN_RUN)
         return "unknown incident"
     incident_id, run_id = target
     refusal = access.check(
@@ -101,15 +102,18 @@ def members(rt: Runtime, group_id: str) -> frozenset[str]:
 
 
 def _target(rt: Runtime, click: SlackAction) -> tuple[str, str | None] | None:
-    """``(incident_id, run_id)`` the click is about, when its value names one that exists."""
+    """``(incident_id, run_id)`` the click is about, when its value names one that exists (for a
+    run: with its incident, so nothing is ever recorded in the timeline of a deleted incident)."""
+    run_id = None
     if click.action_id == "approve":
         approval_of = click.approval
         run = runs.load(rt.redis, rt.keys, approval_of[0]) if approval_of is not None else None
-        return (run.incident_id, run.id) if run is not None else None
-    incident_id = click.incident_id
+        incident_id, run_id = (run.incident_id, run.id) if run is not None else (None, None)
+    else:
+        incident_id = click.incident_id
     if incident_id is None or store.find(rt.redis, rt.keys, incident_id) is None:
         return None
-    return incident_id, None
+    return incident_id, run_id
 
 
 def _refuse(rt: Runtime, click: SlackAction, incident_id: str, reason: str) -> None:

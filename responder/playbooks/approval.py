@@ -77,7 +77,7 @@ def approve(
         if isinstance(verdict, gates.NotWaiting):
             return False
         if isinstance(verdict, gates.ApprovalExpired | gates.ApprovalRefused):
-            _refuse(rt, run, index, now, verdict, who)
+            _refuse(rt, run, index, now, verdict, who, recorded=incident is not None)
             raise ApprovalRefused(verdict.message)
         with rt.redis.pipeline(transaction=True) as pipe:
             pipe.multi()
@@ -112,7 +112,7 @@ def expire(rt: Runtime, run_id: str, index: int) -> str:
         if not isinstance(verdict, gates.ApprovalExpired | gates.ApprovalRefused) or not verdict.ends_run:
             return "unchanged"
         with rt.redis.pipeline(transaction=True) as pipe:
-            _end(pipe, rt, run, index, now, verdict.message, expired=True)
+            _end(pipe, rt, run, index, now, verdict.message, expired=incident is not None)
             pipe.execute()
         _release(rt, run)
     if incident is not None and incident.open:
@@ -130,19 +130,25 @@ def _refuse(
     now: float,
     verdict: gates.ApprovalExpired | gates.ApprovalRefused,
     who: Mapping[str, Any],
+    *,
+    recorded: bool,
 ) -> None:
-    """Record a refused approval (who tried, why); a run still waiting is ended with it."""
+    """Record a refused approval (who tried, why); a run still waiting is ended with it.
+
+    ``recorded`` False: the incident is gone (retention), and its timeline must not come back.
+    """
     with rt.redis.pipeline(transaction=True) as pipe:
         if verdict.ends_run:
-            expired = isinstance(verdict, gates.ApprovalExpired)
+            expired = recorded and isinstance(verdict, gates.ApprovalExpired)
             _end(pipe, rt, run, index, now, verdict.message, expired=expired)
-        refused = Event(
-            now,
-            "approval.refused",
-            f"approval of {run.playbook} step {index + 1} by {who['by']} refused: {verdict.message}",
-            {"run": run.id, "step": index, **who},
-        )
-        store.add_event(pipe, rt.keys, run.incident_id, refused)
+        if recorded:
+            refused = Event(
+                now,
+                "approval.refused",
+                f"approval of {run.playbook} step {index + 1} by {who['by']} refused: {verdict.message}",
+                {"run": run.id, "step": index, **who},
+            )
+            store.add_event(pipe, rt.keys, run.incident_id, refused)
         pipe.execute()
     if verdict.ends_run:
         _release(rt, run)

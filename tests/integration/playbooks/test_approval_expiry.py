@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from responder.runtime import Runtime
 from responder.store import flags, runs
+from responder.store import incidents as store
 from responder.store.records import RunStatus
 from tests.fakes.notify_env import SECRETS
 from tests.fakes.paging import ALICE, Paging
@@ -127,3 +128,23 @@ def test_an_approval_after_the_incident_resolved_is_refused_and_ends_the_waiting
     }
     advance(runtime, 3600)  # the expiry job finds nothing left to end
     assert events(runtime, incident_id, "approval.expired") == []
+
+
+def test_an_approval_for_an_incident_retention_removed_is_refused_and_leaves_no_timeline_behind(
+    paging: Paging, runtime: Runtime, paged_client: FlaskClient, waiting: tuple[str, str]
+) -> None:
+    incident_id, run_id = waiting
+    paged_client.post(f"/api/incidents/{incident_id}/resolve", json={"by": "carol"})
+    advance(runtime, 0)
+    assert store.sweep(runtime.redis, runtime.keys, runtime.clock() + 31 * 86400) == 1
+
+    slack_approve(paged_client, paging, run_id)
+    advance(runtime, 0)
+    response = api_approve(paged_client, run_id)
+
+    assert told_in_slack(paging) == [
+        "unknown playbook run: it may have aged out of retention, with its incident"
+    ]
+    assert response.status_code == 409
+    assert not runtime.redis.exists(runtime.keys.timeline(incident_id))
+    assert flags.get(runtime.redis, runtime.keys, "retryAttempts") == 3
