@@ -264,7 +264,7 @@ def answer_ephemeral(click: SlackAction, text: str, env: Mapping[str, str] | Non
     env = environ(env)
     url = click.response_url
     if url is None or not _answerable(url, env):
-        log.warning("cannot answer Slack user %r (no usable response_url): %s", click.user_id, text)
+        log.warning("cannot answer Slack user %r (no usable response_url): %r", click.user_id, text)
         return False
     client = WebhookClient(url, timeout=TIMEOUT, ssl=ssl_context(env) if url.startswith("https:") else None)
     try:

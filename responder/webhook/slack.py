@@ -50,7 +50,7 @@ def interactions() -> tuple[Response, int]:
             SLACK_ACTION,
             (click.to_job(),),
             failure_ttl=DAY,
-            description=f"Slack click {click.action_id} by {click.user_id}",
+            description=f"Slack click {click.action_id} by {click.user_id!r}",  # quoted: RQ logs it
         )
         runtime.scheduler.enqueue(job)
     except (RedisConnectionError, RedisTimeoutError):
