@@ -9,6 +9,12 @@ longer than Alertmanager's re-send interval and the dedupe window), through
 :func:`responder.incidents.lifecycle.expire`: timers void, Slack and PagerDuty are told, the
 timeline says ``incident.expired``, ``on_resolved`` playbooks do not run. It is then an
 ordinary resolved incident, deleted 30 days later with the others.
+
+"Unchanged" cannot tell a lost resolution from an alert that is still firing: Alertmanager's
+re-sends of a firing alert are duplicates and change nothing. So the sweep also forgets the
+dedupe keys of the closed incident's firing alerts: an alert still firing comes back with
+Alertmanager's next re-send (``repeat_interval``, 4h by default) and opens a fresh incident
+that pages again, while an alert that did resolve is never re-sent and stays closed.
 """
 
 from __future__ import annotations
@@ -74,4 +80,7 @@ def sweep_open(rt: Runtime, retention: float | None = None) -> list[str]:
             continue
         if incident.updated_at <= cutoff and lifecycle.expire(rt, incident_id, idle):
             closed.append(incident_id)
+            firing = [a for a in store.alerts(rt.redis, rt.keys, incident_id) if a.firing]
+            if firing:
+                rt.redis.delete(*(rt.keys.dedupe(a.fingerprint, a.status.value, a.starts_at) for a in firing))
     return closed

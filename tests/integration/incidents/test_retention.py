@@ -19,7 +19,7 @@ from responder.webhook.app import create_app
 from responder.worker import build_worker
 from tests.fakes.notify_env import SECRETS
 from tests.fakes.paging import Paging
-from tests.helpers import advance, alert, body, drain, events, incident_of, open_incident
+from tests.helpers import advance, alert, body, drain, events, incident_of, levels, open_incident
 
 WEEK = 7 * 86400
 
@@ -97,6 +97,24 @@ def test_an_open_incident_idle_for_a_week_is_closed_without_on_resolved_and_peop
     assert paging.pagerduty.alerts[(SECRETS.pd_key_dev, stale)] == "resolved"
     [card] = [c for c in paging.slack.cards("#embedding-dev") if stale in json.dumps(c.blocks)]
     assert "resolved" in card.text.lower()
+
+
+def test_an_alert_still_firing_after_the_sweep_opens_a_fresh_incident_at_its_next_re_send(
+    paging: Paging, runtime: Runtime, paged_client: FlaskClient
+) -> None:
+    stale, _ = open_incident(paged_client, runtime)
+    advance(runtime, WEEK + 1)
+    maintenance(runtime)
+    advance(runtime, 0)
+
+    # Alertmanager re-sends the alert, unchanged, at its repeat_interval: before the sweep a duplicate.
+    again = paged_client.post("/webhook/alertmanager", data=body(alert("Paged")))
+    advance(runtime, 0)
+
+    assert again.get_json() == {"accepted": 1, "duplicates": 0}
+    fresh = store.open_id(runtime.redis, runtime.keys, incident_of(runtime, stale)["key"])
+    assert fresh is not None and fresh != stale
+    assert [level for level, _ in levels(runtime, fresh)] == [1]  # paged again
 
 
 def test_the_sweep_follows_responder_open_retention(
