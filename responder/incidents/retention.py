@@ -5,7 +5,7 @@ whose resolution never comes (an alert deleted from Prometheus, a lost webhook, 
 responder that was down) would stay open, and in Redis, for ever; "every key has a TTL or
 a retention sweep" (DESIGN §7). So the workers' hourly maintenance closes an open incident
 (triggered or acknowledged) whose record has not changed for the retention (default 7d:
-longer than Alertmanager's re-send interval and the dedupe window), through
+many times Alertmanager's re-send interval), through
 :func:`responder.incidents.lifecycle.expire`: timers void, Slack and PagerDuty are told, the
 timeline says ``incident.expired``, ``on_resolved`` playbooks do not run. It is then an
 ordinary resolved incident, deleted 30 days later with the others.
