@@ -16,6 +16,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from responder import ids
 from responder.config.loader import choose_directory
 from responder.errors import ConfigError
 
@@ -198,6 +199,21 @@ def _api(method: str, path: str, body: Any = None, url: str | None = None) -> An
     return data
 
 
+def _incident_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Refuse what cannot be an incident id before asking the API (it would only say 404)."""
+    if not ids.is_incident_id(value):
+        raise click.BadParameter(f"{value!r} is not an incident id: {ids.INCIDENT_RULE}", ctx, param)
+    return value
+
+
+def _run_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not ids.is_run_id(value):
+        raise click.BadParameter(
+            f"{value!r} is not a run id: {ids.RUN_RULE} (the timeline's details.run)", ctx, param
+        )
+    return value
+
+
 url_option = click.option("--url", envvar="RESPONDER_URL", help=f"Responder base URL (default {API_URL}).")
 
 
@@ -227,7 +243,7 @@ def incidents_list(url: str | None, status: str | None, as_json: bool) -> None:
 
 @incidents.command("show")
 @url_option
-@click.argument("incident_id")
+@click.argument("incident_id", callback=_incident_id)
 @click.option("--json", "as_json", is_flag=True)
 def incidents_show(url: str | None, incident_id: str, as_json: bool) -> None:
     data = _api("GET", f"/api/incidents/{incident_id}", url=url)
@@ -251,7 +267,7 @@ def _transition(action: str, url: str | None, incident_id: str, by: str | None) 
 
 @incidents.command("ack")
 @url_option
-@click.argument("incident_id")
+@click.argument("incident_id", callback=_incident_id)
 @click.option("--by", help="Who acknowledges (default: $USER).")
 def incidents_ack(url: str | None, incident_id: str, by: str | None) -> None:
     """Acknowledge: escalation stops for good, PagerDuty is acknowledged, Slack shows who."""
@@ -260,7 +276,7 @@ def incidents_ack(url: str | None, incident_id: str, by: str | None) -> None:
 
 @incidents.command("resolve")
 @url_option
-@click.argument("incident_id")
+@click.argument("incident_id", callback=_incident_id)
 @click.option("--by", help="Who resolves (default: $USER).")
 def incidents_resolve(url: str | None, incident_id: str, by: str | None) -> None:
     """Resolve by hand: timers void, on_resolved playbooks run, Slack and PagerDuty updated."""
@@ -269,7 +285,7 @@ def incidents_resolve(url: str | None, incident_id: str, by: str | None) -> None
 
 @main.command()
 @url_option
-@click.argument("run_id")
+@click.argument("run_id", callback=_run_id)
 @click.option("--step", type=int, help="Index of the waiting step (default: the one the run waits on).")
 @click.option("--by", help="Who approves (default: $USER).")
 def approve(url: str | None, run_id: str, step: int | None, by: str | None) -> None:

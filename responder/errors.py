@@ -76,3 +76,8 @@ class StoreUnavailable(ResponderError):
 
 class IncidentNotFound(ResponderError):
     """Raised when an incident id does not exist (or has aged out of retention)."""
+
+
+class ApprovalRefused(ResponderError):
+    """Raised when an approval comes too late: the step's wait for approval expired (1h), or
+    its incident resolved. The refusal is recorded in the timeline before this is raised."""

@@ -13,17 +13,13 @@ from redis import Redis
 from rq.job import Job
 
 from responder import runtime
-from responder.errors import IncidentNotFound
 from responder.escalation import paging, timers
-from responder.incidents import intake, lifecycle, silencing
-from responder.notify.base import Approval
+from responder.incidents import clicks, intake
+from responder.notify.slack_interactions import SlackAction
 from responder.playbooks import approval, steps
 from responder.store import incidents as store
 
 log = logging.getLogger(__name__)
-
-SLACK_SILENCE = 3600.0
-"""Seconds the Slack "Silence 1h" button silences for."""
 
 
 def process_batch(batch_id: str) -> dict[str, int]:
@@ -58,26 +54,12 @@ def paging_update(incident_id: str, kind: str, by: str | None) -> list[dict[str,
     return paging.update(rt, incident, "ack" if kind == "ack" else "resolve", by)
 
 
-def slack_action(action_id: str, value: str, user: str) -> str:
-    """A verified Slack button click (``POST /slack/interactions``), done off the request.
+def slack_action(click: dict[str, Any]) -> str:
+    """A verified Slack button click (``POST /slack/interactions``), done off the request:
+    who may click is checked here, with Slack's API at hand (:mod:`responder.incidents.clicks`)."""
+    return clicks.handle(runtime.current(), SlackAction.from_job(click))
 
-    A second click changes nothing more: ack and resolve only move forward, a silence is
-    claimed once per incident, and an approval only approves a step still waiting.
-    """
-    rt = runtime.current()
-    try:
-        if action_id == "ack":
-            return "acknowledged" if lifecycle.acknowledge(rt, value, by=user) else "unchanged"
-        if action_id == "resolve":
-            changed = lifecycle.resolve(rt, value, by=user, reason="resolved in Slack")
-            return "resolved" if changed else "unchanged"
-        if action_id == "silence_1h":
-            ids = silencing.silence_incident(rt, value, SLACK_SILENCE, user)
-            return f"silenced {', '.join(ids)}" if ids else "unchanged"
-        wanted = Approval.parse(value) if action_id == "approve" else None
-        if wanted is not None:
-            changed = approval.approve(rt, wanted.run_id, wanted.step_index, user)
-            return "approved" if changed else "unchanged"
-    except IncidentNotFound:
-        return "unknown incident"
-    return f"ignored unknown action {action_id}"
+
+def approval_expired(run_id: str, index: int) -> str:
+    """A step's wait for approval ran out (1h): end the run if it still waits."""
+    return approval.expire(runtime.current(), run_id, index)

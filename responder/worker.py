@@ -33,6 +33,7 @@ from rq.utils import now, utcparse
 from responder import jobs  # noqa: F401 - RQ would import the job functions on the first job; do it now
 from responder.actions import kubernetes
 from responder.errors import ResponderError
+from responder.incidents import retention
 from responder.report import digest
 from responder.runtime import Runtime, current
 from responder.store import incidents
@@ -103,10 +104,19 @@ class ResponderWorker(SimpleWorker):
             log.info("digest sent")
 
     def sweep_retention(self) -> None:
-        """At most once an hour across all workers: delete resolved incidents past retention."""
+        """At most once an hour across all workers: close open incidents idle past their retention
+        (``RESPONDER_OPEN_RETENTION``), delete resolved incidents past theirs (30 days)."""
         keys = self.responder_keys
         if self.connection.set(keys.retention_lock, 1, nx=True, ex=3600):
-            removed = incidents.sweep(self.connection, keys, time.time())
+            try:
+                rt = current()  # the jobs' runtime: its clock, config and scheduler
+                closed = retention.sweep_open(rt)
+                if closed:
+                    log.info("retention: closed %d idle open incidents: %s", len(closed), closed)
+                removed = incidents.sweep(self.connection, keys, rt.clock())
+            except Exception:  # a sweep that fails must not stop the worker; the next one is in an hour
+                log.exception("retention sweep failed")
+                return
             if removed:
                 log.info("retention: removed %d resolved incidents older than 30 days", removed)
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from responder.config.models import Playbook, ResponderConfig, Rule
-from responder.config.references import ActionCatalog, check_references
+from responder.config.references import ActionCatalog, access_warnings, check_references
 from responder.config.yamlfile import Loc, SourceFile, load_yaml
 from responder.errors import ConfigError, ConfigIssue
 
@@ -195,6 +195,7 @@ def load_config(
                 "if a step fails, nobody is paged"
             )
     config = LoadedConfig(directory, responder, rules, playbooks, warnings)
+    warnings += access_warnings(config, main_source if names_known else None, playbook_sources)
     issues += check_references(
         config,
         actions,

@@ -111,6 +111,43 @@ class Digest(Strict):
     email: list[str] = Field(default_factory=list)
 
 
+_SLACK_TEAM = re.compile(r"T[A-Z0-9]{2,}")
+_SLACK_WHO = re.compile(r"\*|[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}")
+
+
+def _slack_team(team_id: str) -> str:
+    if not _SLACK_TEAM.fullmatch(team_id):
+        raise ValueError(f'"{team_id}" is not a Slack workspace id (T followed by capitals and digits)')
+    return team_id
+
+
+def _slack_who(entry: str) -> str:
+    if not _SLACK_WHO.fullmatch(entry):
+        raise ValueError(
+            f'"{entry}" is not a Slack user id (U… or W…), user-group id (S…) or "*": names change, '
+            "ids do not (a profile's ⋮ menu → Copy member ID; a group's id is in its URL)"
+        )
+    return entry
+
+
+SlackWho = Annotated[str, AfterValidator(_slack_who)]
+
+
+class SlackAccess(Strict):
+    """Who may click what in Slack (DESIGN §7 Access). Clicks by anyone else are refused."""
+
+    team_id: Annotated[str, AfterValidator(_slack_team)] | None = None
+    """The workspace clicks must come from; unset: any workspace the app is installed in."""
+    ack: list[SlackWho] = Field(default_factory=list)
+    """Acknowledge, Resolve and Silence 1h. Empty (the default): nobody from Slack."""
+    approve: list[SlackWho] = Field(default_factory=list)
+    """Approve a waiting step (and confirm a run). Empty (the default): nobody from Slack."""
+
+
+class Access(Strict):
+    slack: SlackAccess = Field(default_factory=SlackAccess)
+
+
 class ResponderConfig(Strict):
     """``responder.yaml``."""
 
@@ -123,6 +160,7 @@ class ResponderConfig(Strict):
     templates: Templates = Field(default_factory=Templates)
     http: Http = Field(default_factory=Http)
     digest: Digest | None = None
+    access: Access = Field(default_factory=Access)
     public_url: str | None = None
     """Base URL people use to reach the responder; incident links in pages point here."""
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from responder.config import hosts
-from responder.config.yamlfile import SourceFile
+from responder.config.yamlfile import SourceFile, format_loc
 from responder.errors import ConfigIssue, MatcherError
 from responder.playbooks import templating
 from responder.routing.matchers import parse_matcher
@@ -258,3 +258,53 @@ def _strings(value: Any, loc: tuple[str | int, ...]) -> list[tuple[tuple[str | i
     if isinstance(value, list):
         return [s for i, v in enumerate(value) for s in _strings(v, (*loc, i))]
     return []
+
+
+def access_warnings(
+    config: LoadedConfig, main: SourceFile | None, playbooks: dict[str, SourceFile]
+) -> list[str]:
+    """Legal configs that leave Slack's buttons to nobody, or to anybody (``access.slack``).
+
+    - a ``requires_approval`` step while ``access.slack.approve`` is empty: only the API, the
+      CLI and the dashboard can approve it, and its Approve button in Slack refuses everyone;
+    - rules page through Slack while ``access.slack.ack`` is empty: Acknowledge, Resolve and
+      Silence 1h refuse everyone;
+    - ``"*"`` without ``team_id``: anyone the app's buttons reach may click, guests from other
+      workspaces (Slack Connect) included.
+    """
+    rules = config.responder.access.slack
+    warnings: list[str] = []
+    if not rules.approve:
+        for name, playbook in config.playbooks.items():
+            for index, step in enumerate(playbook.steps):
+                if step.requires_approval:
+                    issue = playbooks[name].issue(
+                        ("steps", index, "requires_approval"),
+                        "requires_approval, but nobody may approve from Slack (access.slack.approve "
+                        "in responder.yaml is empty): only `responder approve`, the API and the "
+                        "dashboard can",
+                    )
+                    warnings.append(str(issue))
+    if main is None:
+        return warnings
+    if not rules.ack and any("slack" in rule.notify for rule in config.rules):
+        message = (
+            "rules page through Slack, but nobody may click Acknowledge, Resolve or Silence 1h there: "
+            'list user ids, user-group ids or "*" in access.slack.ack'
+        )
+        warnings.append(_in_main(main, ("access", "slack", "ack"), message))
+    for permission in ("ack", "approve"):
+        if "*" in getattr(rules, permission) and rules.team_id is None:
+            message = (
+                f'"*" in access.slack.{permission} without access.slack.team_id lets anyone who sees '
+                "the buttons click them, guests from other workspaces included: set team_id"
+            )
+            warnings.append(_in_main(main, ("access", "slack", permission), message))
+    return warnings
+
+
+def _in_main(main: SourceFile, loc: tuple[str, ...], message: str) -> str:
+    """Located at ``loc``, or at no line when responder.yaml has no ``access`` (not at its first key)."""
+    if ("access",) in main.lines:
+        return str(main.issue(loc, message))
+    return str(ConfigIssue(main.display, None, format_loc(loc), message))

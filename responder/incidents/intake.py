@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from responder.clock import iso
@@ -28,6 +29,36 @@ log = logging.getLogger(__name__)
 
 UNMATCHED_KEEP = 1000
 """Alerts no rule matched, kept for inspection (newest first)."""
+UNMATCHED_BYTES = 1024 * 1024
+"""Default of ``RESPONDER_MAX_UNMATCHED_BYTES``: the newest unmatched entries are kept while they
+total at most this many bytes, so a few huge label sets cannot make the list large."""
+UNMATCHED_TTL = 7 * 86400
+"""A list nobody added to for this long is forgotten (with its byte count)."""
+
+# Push one entry, count the alert (KEYS[3]) and keep the list's size in bytes beside it (KEYS[2]),
+# then drop the oldest entries while the list holds too many or too many bytes. The byte count
+# keeps this O(1) per alert where measuring the list each time would read the whole budget
+# back; it is rebuilt if it went missing.
+_PUSH_UNMATCHED = """
+local size = string.len(ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  local total = 0
+  for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do total = total + string.len(entry) end
+  redis.call('SET', KEYS[2], total)
+end
+local n = redis.call('LPUSH', KEYS[1], ARGV[1])
+local total = redis.call('INCRBY', KEYS[2], size)
+local budget, keep = tonumber(ARGV[2]), tonumber(ARGV[3])
+while n > 0 and (total > budget or n > keep) do
+  local oldest = redis.call('RPOP', KEYS[1])
+  total = redis.call('DECRBY', KEYS[2], string.len(oldest))
+  n = n - 1
+end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('INCR', KEYS[3])
+return n
+"""
 INCIDENT_LOCK = 60
 """Seconds one worker may hold an incident key while applying an alert."""
 
@@ -139,9 +170,21 @@ def _record_unmatched(rt: Runtime, alert: Alert) -> None:
         "labels": alert.labels,
         "fingerprint": alert.fingerprint,
     }
-    with rt.redis.pipeline(transaction=True) as pipe:
-        pipe.lpush(keys.unmatched, json.dumps(entry))
-        pipe.ltrim(keys.unmatched, 0, UNMATCHED_KEEP - 1)
-        pipe.incr(keys.counter("alerts_unmatched"))
-        pipe.execute()
+    lists = (keys.unmatched, keys.unmatched_bytes, keys.counter("alerts_unmatched"))
+    limits = (unmatched_budget(), UNMATCHED_KEEP, UNMATCHED_TTL)
+    rt.redis.eval(_PUSH_UNMATCHED, len(lists), *lists, json.dumps(entry), *limits)
     log.info("alert matched no rule: %r", alert.name)
+
+
+def unmatched_budget() -> int:
+    """``RESPONDER_MAX_UNMATCHED_BYTES``, else :data:`UNMATCHED_BYTES` (a bad value is logged, not fatal)."""
+    raw = os.environ.get("RESPONDER_MAX_UNMATCHED_BYTES", "").strip()
+    if not raw:
+        return UNMATCHED_BYTES
+    try:
+        return max(int(raw), 0)
+    except ValueError:
+        log.warning(
+            "RESPONDER_MAX_UNMATCHED_BYTES=%r is not a whole number of bytes; using %d", raw, UNMATCHED_BYTES
+        )
+        return UNMATCHED_BYTES

@@ -9,8 +9,8 @@ in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from redis import WatchError
 
@@ -88,14 +88,30 @@ def open_incident(
     return incident
 
 
-def acknowledge(rt: Runtime, incident_id: str, by: str) -> bool:
-    """Stop escalation for good. Returns False when it was not triggered (already acked or resolved)."""
+def acknowledge(rt: Runtime, incident_id: str, by: str, *, details: Mapping[str, Any] | None = None) -> bool:
+    """Stop escalation for good. Returns False when it was not triggered (already acked or resolved).
+
+    ``details`` go into the timeline entry beside ``by`` (the Slack user id of a click).
+    """
     return _transition(
-        rt, incident_id, {IncidentStatus.TRIGGERED}, IncidentStatus.ACKNOWLEDGED, by, f"acknowledged by {by}"
+        rt,
+        incident_id,
+        {IncidentStatus.TRIGGERED},
+        IncidentStatus.ACKNOWLEDGED,
+        by,
+        f"acknowledged by {by}",
+        details=details,
     )
 
 
-def resolve(rt: Runtime, incident_id: str, by: str, reason: str = "resolved by hand") -> bool:
+def resolve(
+    rt: Runtime,
+    incident_id: str,
+    by: str,
+    reason: str = "resolved by hand",
+    *,
+    details: Mapping[str, Any] | None = None,
+) -> bool:
     """Resolve; runs ``on_resolved`` playbooks once. False when already resolved.
 
     Raises:
@@ -135,7 +151,27 @@ def resolve(rt: Runtime, incident_id: str, by: str, reason: str = "resolved by h
         else f"resolved by {by}" + (f" ({reason})" if reason else "")
     )
     allowed = {IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED}
-    return _transition(rt, incident_id, allowed, IncidentStatus.RESOLVED, by, message, on_resolved)
+    return _transition(
+        rt, incident_id, allowed, IncidentStatus.RESOLVED, by, message, on_resolved, details=details
+    )
+
+
+EXPIRED_BY = "retention"
+
+
+def expire(rt: Runtime, incident_id: str, idle: str) -> bool:
+    """Close an open incident that nothing has happened to for ``idle`` (the open-incident retention).
+
+    Resolved like a hand resolution (timers void, Slack and PagerDuty updated, the incident
+    leaves the open index so the next alert with its key opens a fresh one), recorded as
+    ``incident.expired``; ``on_resolved`` playbooks do NOT run: they undo a remediation, and
+    nobody saw the problem end. False when it was no longer open.
+    """
+    message = f"closed by retention: nothing happened to this open incident for {idle}; on_resolved not run"
+    allowed = {IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED}
+    return _transition(
+        rt, incident_id, allowed, IncidentStatus.RESOLVED, EXPIRED_BY, message, event_kind="incident.expired"
+    )
 
 
 def _transition(
@@ -146,6 +182,9 @@ def _transition(
     by: str,
     message: str,
     also: Callable[[Pipeline, float], None] | None = None,
+    *,
+    details: Mapping[str, Any] | None = None,
+    event_kind: str | None = None,
 ) -> bool:
     keys = rt.keys
     with rt.redis.pipeline() as pipe:
@@ -168,7 +207,8 @@ def _transition(
                 else:
                     reports.resolved(pipe, keys, incident, now, auto_remediated=automated)
                 timers.void(pipe, keys, incident_id)
-                event = Event(now, f"incident.{target.value}", message, {"by": by})
+                recorded = event_kind or f"incident.{target.value}"
+                event = Event(now, recorded, message, {"by": by, **(details or {})})
                 store.add_event(pipe, keys, incident_id, event)
                 if also is not None:
                     also(pipe, now)

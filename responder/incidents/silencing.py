@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from responder.actions.alertmanager import api_matchers, silence
 from responder.config.durations import format_duration
@@ -18,9 +19,17 @@ SILENCE_CLAIM_TTL = 3600
 
 
 def silence_incident(
-    rt: Runtime, incident_id: str, duration: float, by: str, *, url: str | None = None
+    rt: Runtime,
+    incident_id: str,
+    duration: float,
+    by: str,
+    *,
+    url: str | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Silence every alert of an incident (one silence per alert) and record it in the timeline.
+
+    ``details`` go into the timeline entries beside ``by`` (the Slack user id of a click).
 
     Returns the new silence ids; an empty list when the incident was already silenced this
     way within the last ``SILENCE_CLAIM_TTL`` seconds (a double click).
@@ -45,14 +54,15 @@ def silence_incident(
             ids.append(silence(api_matchers(None, labels), duration, comment, url=url))
     except ActionError as exc:
         redis.delete(claim)
-        failed = Event(rt.clock(), "silence.failed", f"silence by {by} failed: {exc}", {"by": by})
+        who = {"by": by, **(details or {})}
+        failed = Event(rt.clock(), "silence.failed", f"silence by {by} failed: {exc}", who)
         store.add_event(redis, keys, incident_id, failed)
         raise
     created = Event(
         rt.clock(),
         "silence.created",
         f"silenced for {length} by {by}: {', '.join(ids)}",
-        {"by": by, "silence_ids": ids, "duration": length},
+        {"by": by, **(details or {}), "silence_ids": ids, "duration": length},
     )
     store.add_event(redis, keys, incident_id, created)
     return ids

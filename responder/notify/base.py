@@ -24,12 +24,12 @@ error, a log line or a returned text: channels pass their secrets through
 from __future__ import annotations
 
 import os
-import re
 import ssl
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from responder import ids
 from responder.config.models import Team
 from responder.errors import NotifyError
 from responder.store.records import Incident
@@ -61,11 +61,8 @@ class Approval:
     @classmethod
     def parse(cls, value: str) -> Approval | None:
         """The approval a button value names, or None when it is not one."""
-        match = _APPROVAL.fullmatch(value)
-        return cls(match["run"], int(match["step"])) if match else None
-
-
-_APPROVAL = re.compile(r"(?P<run>[0-9a-f]{16}):(?P<step>[0-9]{1,4})")
+        parsed = ids.parse_approval(value)
+        return cls(*parsed) if parsed else None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Verify and parse Slack button clicks (``POST /slack/interactions``).
+"""Slack button clicks: verify and parse them (``POST /slack/interactions``), and answer the clicker.
 
 Slack signs every interaction with the app's signing secret: ``X-Slack-Signature`` is
 ``v0=`` + HMAC-SHA256 of ``v0:<timestamp>:<raw body>``, and ``X-Slack-Request-Timestamp``
@@ -8,35 +8,50 @@ with one field, ``payload``, holding the JSON of the click.
 
 The Flask view calls :func:`parse_interaction` with the raw body and the headers and
 turns :class:`InteractionRejected` into 401 and :class:`InteractionMalformed` into 400;
-everything slow happens in a job afterwards (Slack wants an answer within 3 s).
+everything slow happens in a job afterwards (Slack wants an answer within 3 s). That job
+(:mod:`responder.incidents.clicks`) uses the two calls back to Slack kept here:
+:func:`usergroup_members` (``usergroups.users.list``, for ``access.slack`` lists that name
+a user group) and :func:`answer_ephemeral` (the click's ``response_url``, which Slack
+documents as the way to answer a block action: a message only the clicker sees).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic_core import from_json
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.webhook import WebhookClient
 
-from responder.errors import ResponderError
+from responder import ids
+from responder.errors import NotifyError, ResponderError
+from responder.notify.base import env_value, environ, ssl_context, truncate
+from responder.notify.slack import DEFAULT_API_URL, TIMEOUT, SlackChannel
 
 if TYPE_CHECKING:
     from redis import Redis
+
+    from responder.store.keys import Keys
+
+log = logging.getLogger(__name__)
 
 WINDOW = 5 * 60
 """Seconds a signed request stays valid (Slack's recommendation, and slack-sdk's check)."""
 
 ACTIONS = ("ack", "resolve", "silence_1h", "approve")
 MAX_BODY = 64 * 1024
-_INCIDENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
-_APPROVAL = re.compile(r"^(?P<run>[A-Za-z0-9_.-]{1,200}):(?P<step>\d{1,6})$")
+MAX_VALUE = 2000
+"""Slack's own limit on a button's value."""
+RESPONSE_HOST = "hooks.slack.com"
+"""Where Slack's ``response_url`` points; answers go nowhere else (besides ``SLACK_API_URL``'s host)."""
 
 
 class InteractionRejected(ResponderError):
@@ -47,32 +62,47 @@ class InteractionRejected(ResponderError):
 
 class InteractionMalformed(ResponderError):
     """Raised when a correctly signed request is not a block action this app understands
-    (no ``payload`` field, bad JSON, unknown ``action_id``, bad value). The view answers 400."""
+    (no ``payload`` field, bad JSON, unknown ``action_id``, no user, a value that is not a
+    string). The view answers 400. A value that is a string but names no incident or run is
+    not malformed: the clicker is told "unknown incident" (DESIGN §4)."""
 
 
 @dataclass(frozen=True)
 class SlackAction:
-    """One button click, as the rest of the responder needs it."""
+    """One button click, as the rest of the responder needs it (and as its job carries it)."""
 
     action_id: str
     """``ack``, ``resolve``, ``silence_1h`` or ``approve``."""
     value: str
-    """The incident id; for ``approve``, ``<run_id>:<step_index>``."""
+    """The incident id; for ``approve``, ``<run_id>:<step_index>``. Not yet checked: see the properties."""
     user_id: str
     user_name: str
+    team_id: str | None = None
+    """The workspace the click came from (``team.id``)."""
+    user_team_id: str | None = None
+    """The clicking user's own workspace (``user.team_id``): another one for a Slack Connect guest."""
     channel_id: str | None = None
     message_ts: str | None = None
     response_url: str | None = None
 
     @property
     def incident_id(self) -> str | None:
-        return None if self.action_id == "approve" else self.value
+        """The incident an ack, resolve or silence click names, when its value is an incident id."""
+        return self.value if self.action_id != "approve" and ids.is_incident_id(self.value) else None
 
     @property
     def approval(self) -> tuple[str, int] | None:
-        """``(run_id, step_index)`` for an Approve click."""
-        match = _APPROVAL.fullmatch(self.value) if self.action_id == "approve" else None
-        return (match["run"], int(match["step"])) if match else None
+        """``(run_id, step_index)`` for an Approve click whose value is well formed."""
+        return ids.parse_approval(self.value) if self.action_id == "approve" else None
+
+    def to_job(self) -> dict[str, str | None]:
+        """The click as a job argument (plain values, so a worker of any version can read it)."""
+        return asdict(self)
+
+    @classmethod
+    def from_job(cls, data: Mapping[str, Any]) -> SlackAction:
+        known: dict[str, Any] = {name: data.get(name) for name in cls.__dataclass_fields__}
+        return cls(**known)
 
 
 def configured(env: Mapping[str, str] | None = None) -> str | None:
@@ -115,13 +145,13 @@ def verify(
     return signature
 
 
-def seen_before(redis: Redis, prefix: str, signature: str) -> bool:
+def seen_before(redis: Redis, keys: Keys, signature: str) -> bool:
     """True when this signature was already accepted; else remembers it and returns False.
 
     A signed body stays valid while its timestamp is within the window on either side of
     now, so it is remembered for twice the window (plus a minute of clock slack).
     """
-    fresh = redis.set(f"{prefix}:slack:signature:{signature}", 1, nx=True, ex=2 * WINDOW + 60)
+    fresh = redis.set(keys.slack_signature(signature), 1, nx=True, ex=2 * WINDOW + 60)
     return not fresh
 
 
@@ -168,26 +198,97 @@ def parse_payload(body: bytes) -> SlackAction:
     if action_id not in ACTIONS:
         raise InteractionMalformed(f"unknown action_id {action_id!r}; expected one of {', '.join(ACTIONS)}")
     value = action.get("value")
-    pattern = _APPROVAL if action_id == "approve" else _INCIDENT_ID
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise InteractionMalformed(f"action {action_id} has an invalid value")
+    if not isinstance(value, str) or len(value) > MAX_VALUE:
+        raise InteractionMalformed(f"action {action_id} has no value of up to {MAX_VALUE} characters")
     user = payload.get("user")
-    if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
+    user_id = user.get("id") if isinstance(user, dict) else None
+    if not isinstance(user, dict) or not isinstance(user_id, str) or not user_id or len(user_id) > 64:
         raise InteractionMalformed("payload has no user id")
-    name = user.get("username") or user.get("name") or user["id"]
+    name = user.get("username") or user.get("name") or user_id
     return SlackAction(
         action_id=action_id,
         value=value,
-        user_id=user["id"],
-        user_name=str(name),
+        user_id=user_id,
+        user_name=str(name)[:200],
+        team_id=_nested_str(payload, "team", "id"),
+        user_team_id=_short(user.get("team_id")),
         channel_id=_nested_str(payload, "channel", "id"),
         message_ts=_nested_str(payload, "container", "message_ts") or _nested_str(payload, "message", "ts"),
-        response_url=payload.get("response_url") if isinstance(payload.get("response_url"), str) else None,
+        response_url=_short(payload.get("response_url"), 2000),
     )
+
+
+def _short(value: Any, limit: int = 64) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= limit else None
 
 
 def _nested_str(payload: Mapping[str, Any], outer: str, inner: str) -> str | None:
     value = payload.get(outer)
-    if isinstance(value, dict) and isinstance(value.get(inner), str):
-        return str(value[inner])
-    return None
+    return _short(value.get(inner), 200) if isinstance(value, dict) else None
+
+
+# -- calls back to Slack, from the click's job ----------------------------------------------------------
+
+
+def usergroup_members(group_id: str, env: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The user ids in a Slack user group (``usergroups.users.list``; the app needs ``usergroups:read``).
+
+    Raises:
+        NotifyError: no bot token, or Slack refused or could not be reached (the message says
+            which, never the token).
+    """
+    channel = SlackChannel.from_env(env)
+    missing = channel.configured()
+    if missing:
+        raise NotifyError(f"cannot read user group {group_id}: {missing}")
+    try:
+        answer = channel.client.usergroups_users_list(usergroup=group_id)
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        raise NotifyError(f"usergroups.users.list for {group_id} failed: {error or 'no answer'}") from None
+    except (SlackClientError, OSError) as exc:
+        raise NotifyError(f"usergroups.users.list for {group_id} failed: {type(exc).__name__}") from None
+    users = answer.get("users")
+    if not isinstance(users, list):
+        raise NotifyError(f"usergroups.users.list for {group_id} answered without a user list")
+    return frozenset(u for u in users if isinstance(u, str))
+
+
+def answer_ephemeral(click: SlackAction, text: str, env: Mapping[str, str] | None = None) -> bool:
+    """Tell only the clicker ``text``, through the click's ``response_url``; False when that failed.
+
+    Never raises: the answer is a courtesy, the timeline holds the record. The URL comes in
+    the signed payload, and answers go only to Slack's host (or ``SLACK_API_URL``'s host, a
+    proxy or a test's fake), so a click can never make the worker post elsewhere.
+    """
+    env = environ(env)
+    url = click.response_url
+    if url is None or not _answerable(url, env):
+        log.warning("cannot answer Slack user %r (no usable response_url): %r", click.user_id, text)
+        return False
+    client = WebhookClient(url, timeout=TIMEOUT, ssl=ssl_context(env) if url.startswith("https:") else None)
+    try:
+        response = client.send(text=text, response_type="ephemeral", replace_original=False)
+    except (SlackClientError, OSError) as exc:
+        log.warning("answering Slack user %r failed: %s", click.user_id, type(exc).__name__)
+        return False
+    if response.status_code != 200:
+        log.warning(
+            "answering Slack user %r failed: HTTP %d %r", click.user_id, response.status_code,
+            truncate(response.body or ""),
+        )  # fmt: skip
+        return False
+    return True
+
+
+def _answerable(url: str, env: Mapping[str, str]) -> bool:
+    try:
+        parts = urlsplit(url)
+        api = urlsplit(env_value(env, "SLACK_API_URL") or DEFAULT_API_URL)
+        where = (parts.scheme, parts.hostname, parts.port)  # .port raises on a port out of range
+        api_where = (api.scheme, api.hostname, api.port)
+    except ValueError:
+        return False
+    if parts.username or parts.password or parts.hostname is None:
+        return False
+    return where in (("https", RESPONSE_HOST, None), ("https", RESPONSE_HOST, 443), api_where)

@@ -1,41 +1,168 @@
-"""Approving a step that waits for it (``requires_approval``): from Slack, the API or the CLI."""
+"""Approving a step that waits for it (``requires_approval``), from Slack, the API or the CLI; and its expiry.
+
+A wait lasts :data:`responder.playbooks.gates.APPROVAL_WAIT` (1h). When a run starts
+waiting, :func:`schedule_expiry` queues a job for the moment it runs out: if nobody
+approved by then, :func:`expire` ends the run (``approval.expired``), so no run sits in
+``awaiting_approval`` for the 30 days a run is kept. An approval that comes too late, or
+after the incident resolved, is refused and recorded (``approval.refused``) whoever sends
+it: API-token holders too. Whether an approval is taken is decided by the pure gate
+:func:`responder.playbooks.gates.decide_approval`; this module does what it says.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+from responder.errors import ApprovalRefused
+from responder.playbooks import gates
 from responder.playbooks.runs import enqueue_step
+from responder.scheduling import JobSpec
+from responder.store import guards, runs
 from responder.store import incidents as store
-from responder.store import runs
-from responder.store.records import Event, RunStatus
+from responder.store.records import Event, Run, RunStatus
 
 if TYPE_CHECKING:
+    from redis.client import Pipeline
+
     from responder.runtime import Runtime
 
+log = logging.getLogger(__name__)
 
-def approve(rt: Runtime, run_id: str, index: int, by: str) -> bool:
-    """Approve a waiting step; returns False when the run is not waiting on it (a double click).
+EXPIRE_APPROVAL = "responder.jobs.approval_expired"
+LOCK_TIMEOUT = 30
 
-    Under a lock: two approvals at once (a double click, Slack and the API) must not
-    both find the step still waiting and run it twice.
+
+def schedule_expiry(pipe: Pipeline, rt: Runtime, run_id: str, index: int, since: float) -> None:
+    """Queue, in the caller's transaction, the end of a wait that began at ``since``."""
+    _schedule(pipe, rt, run_id, index, since + gates.APPROVAL_WAIT)
+
+
+def _schedule(pipe: Pipeline, rt: Runtime, run_id: str, index: int, deadline: float) -> None:
+    # At the whole second at or after the deadline: RQ keeps due times in whole seconds, and
+    # a job that ran before the deadline would find the wait not yet over.
+    job = JobSpec(
+        EXPIRE_APPROVAL,
+        (run_id, index),
+        description=f"approval of run {run_id} step {index + 1} expires",
+        result_ttl=3600,
+    )
+    rt.scheduler.enqueue_at(job, math.ceil(deadline), pipeline=pipe)
+
+
+def approve(
+    rt: Runtime, run_id: str, index: int, by: str, *, details: Mapping[str, Any] | None = None
+) -> bool:
+    """Approve a waiting step; False when the run is not waiting on it (a double click).
+
+    ``details`` go into the timeline entry beside ``by`` (the Slack user id of a click).
+    Under a lock: two approvals at once (a double click, Slack and the API) must not both
+    find the step still waiting and run it twice.
+
+    Raises:
+        ApprovalRefused: the wait expired or the incident resolved; recorded in the timeline,
+            and a run still waiting is ended.
     """
-    with rt.redis.lock(f"{rt.keys.run(run_id)}:approving", timeout=30, blocking_timeout=30):
+    with rt.redis.lock(rt.keys.run_approving(run_id), timeout=LOCK_TIMEOUT, blocking_timeout=LOCK_TIMEOUT):
         run = runs.load(rt.redis, rt.keys, run_id)
-        if run is None or run.status != RunStatus.AWAITING_APPROVAL or run.step != index:
+        playbook = rt.config.playbooks.get(run.playbook) if run is not None else None
+        if run is None or playbook is None or index >= len(playbook.steps):
             return False
-        playbook = rt.config.playbooks.get(run.playbook)
-        if playbook is None or index >= len(playbook.steps):
+        now = rt.clock()
+        incident = store.find(rt.redis, rt.keys, run.incident_id)
+        who = {"by": by, **(details or {})}
+        verdict = gates.decide_approval(run, index, incident, now)
+        if isinstance(verdict, gates.NotWaiting):
             return False
+        if isinstance(verdict, gates.ApprovalExpired | gates.ApprovalRefused):
+            _refuse(rt, run, index, now, verdict, who, recorded=incident is not None)
+            raise ApprovalRefused(verdict.message)
         with rt.redis.pipeline(transaction=True) as pipe:
             pipe.multi()
             runs.approve(pipe, rt.keys, run_id, index, by)
             event = Event(
-                rt.clock(),
+                now,
                 "step.approved",
                 f"{playbook.name} step {index + 1} approved by {by}",
-                {"run": run_id, "step": index},
+                {"run": run_id, "step": index, **who},
             )
             store.add_event(pipe, rt.keys, run.incident_id, event)
             enqueue_step(pipe, rt, run_id, index, playbook.steps[index])
             pipe.execute()
         return True
+
+
+def expire(rt: Runtime, run_id: str, index: int) -> str:
+    """The scheduled end of a wait: end the run if it still waits on ``index`` and its time is up."""
+    with rt.redis.lock(rt.keys.run_approving(run_id), timeout=LOCK_TIMEOUT, blocking_timeout=LOCK_TIMEOUT):
+        run = runs.load(rt.redis, rt.keys, run_id)
+        if run is None:
+            return "gone"
+        now = rt.clock()
+        incident = store.find(rt.redis, rt.keys, run.incident_id)
+        verdict = gates.decide_approval(run, index, incident, now)
+        if isinstance(verdict, gates.Approvable):
+            # Woken early (a clock step): look again at the deadline rather than leave the run waiting.
+            with rt.redis.pipeline(transaction=True) as pipe:
+                _schedule(pipe, rt, run_id, index, gates.approval_deadline(run))
+                pipe.execute()
+            return "not yet"
+        if not isinstance(verdict, gates.ApprovalExpired | gates.ApprovalRefused) or not verdict.ends_run:
+            return "unchanged"
+        with rt.redis.pipeline(transaction=True) as pipe:
+            _end(pipe, rt, run, index, now, verdict.message, expired=incident is not None)
+            pipe.execute()
+        _release(rt, run)
+    if incident is not None and incident.open:
+        try:
+            rt.note(incident, verdict.message)
+        except Exception:  # telling the thread is a courtesy; the timeline has it
+            log.exception("could not post the expired approval to the incident thread")
+    return "expired"
+
+
+def _refuse(
+    rt: Runtime,
+    run: Run,
+    index: int,
+    now: float,
+    verdict: gates.ApprovalExpired | gates.ApprovalRefused,
+    who: Mapping[str, Any],
+    *,
+    recorded: bool,
+) -> None:
+    """Record a refused approval (who tried, why); a run still waiting is ended with it.
+
+    ``recorded`` False: the incident is gone (retention), and its timeline must not come back.
+    """
+    with rt.redis.pipeline(transaction=True) as pipe:
+        if verdict.ends_run:
+            expired = recorded and isinstance(verdict, gates.ApprovalExpired)
+            _end(pipe, rt, run, index, now, verdict.message, expired=expired)
+        if recorded:
+            refused = Event(
+                now,
+                "approval.refused",
+                f"approval of {run.playbook} step {index + 1} by {who['by']} refused: {verdict.message}",
+                {"run": run.id, "step": index, **who},
+            )
+            store.add_event(pipe, rt.keys, run.incident_id, refused)
+        pipe.execute()
+    if verdict.ends_run:
+        _release(rt, run)
+
+
+def _end(
+    pipe: Pipeline, rt: Runtime, run: Run, index: int, now: float, message: str, *, expired: bool
+) -> None:
+    """End a waiting run as cancelled; an expiry is recorded as ``approval.expired``."""
+    runs.set_status(pipe, rt.keys, run.id, RunStatus.CANCELLED)
+    if expired:
+        event = Event(now, "approval.expired", message, {"run": run.id, "step": index})
+        store.add_event(pipe, rt.keys, run.incident_id, event)
+
+
+def _release(rt: Runtime, run: Run) -> None:
+    guards.release_playbook_lock(rt.redis, rt.keys, run.playbook, run.target or "any", run.id)

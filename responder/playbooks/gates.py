@@ -12,6 +12,10 @@ step, or :class:`Proceed`. The gates, in order:
 6. ``requires_approval`` and nobody has approved yet;
 7. the hourly action budget is spent.
 
+Approving a waiting step has its own gate, :func:`decide_approval`: an approval is taken
+only while the step still waits, within :data:`APPROVAL_WAIT` of the wait's start, and
+while its incident is open (DESIGN §7).
+
 Nothing here touches Redis, so every gate is tested on plain values.
 """
 
@@ -21,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from responder.clock import iso
+from responder.config.durations import format_duration
 from responder.config.models import Playbook, Step
 from responder.errors import TemplateError
 from responder.playbooks import templating
@@ -173,3 +179,65 @@ def _budget(snap: StepSnapshot) -> Verdict | None:
 
 def budget_message(snap: StepSnapshot) -> str:
     return f"automation budget exhausted ({snap.budget_limit} actions/hour): {snap.label} not run"
+
+
+# -- approving a waiting step ----------------------------------------------------------------------------
+
+APPROVAL_WAIT = 3600.0
+"""Seconds a step (or a run waiting for confirmation) waits for approval; then the run ends."""
+
+
+@dataclass(frozen=True)
+class Approvable:
+    """The step waits and may be approved now."""
+
+
+@dataclass(frozen=True)
+class NotWaiting:
+    """Nothing to approve: already approved (a double click), or the run is not on that step."""
+
+
+@dataclass(frozen=True)
+class ApprovalExpired:
+    """The wait ran out. ``ends_run``: the run still waits and must be ended now."""
+
+    message: str
+    ends_run: bool
+
+
+@dataclass(frozen=True)
+class ApprovalRefused:
+    """The incident resolved (or is gone): nothing is approved for it any more."""
+
+    message: str
+    ends_run: bool
+
+
+ApprovalVerdict = Approvable | NotWaiting | ApprovalExpired | ApprovalRefused
+
+
+def approval_deadline(run: Run) -> float:
+    """When the run's current wait for approval expires (runs from before waits were timed: from creation)."""
+    since = run.awaiting_since if run.awaiting_since is not None else run.created_at
+    return since + APPROVAL_WAIT
+
+
+def decide_approval(run: Run, index: int, incident: Incident | None, now: float) -> ApprovalVerdict:
+    """May step ``index`` of ``run`` be approved at ``now``?"""
+    if index in run.approved or run.step != index:
+        return NotWaiting()
+    waiting = run.status == RunStatus.AWAITING_APPROVAL
+    if not waiting and run.awaiting_since is None:
+        return NotWaiting()  # it never waited: a running step, or a run ended before reaching it
+    label = f"{run.playbook} step {index + 1}"
+    if incident is None or not incident.open:
+        ended = "; the run ended" if waiting else ""
+        message = f"{label} cannot be approved: incident {run.incident_id} is resolved{ended}"
+        return ApprovalRefused(message, waiting)
+    deadline = approval_deadline(run)
+    if now >= deadline:
+        wait = format_duration(APPROVAL_WAIT)
+        ended = "; the run ended" if waiting else ""
+        message = f"{label} was not approved within {wait}: the approval expired at {iso(deadline)}{ended}"
+        return ApprovalExpired(message, waiting)
+    return Approvable() if waiting else NotWaiting()

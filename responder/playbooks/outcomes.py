@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from responder.errors import ActionError
 from responder.notify.base import Approval
+from responder.playbooks import approval
 from responder.playbooks.runs import enqueue_step
 from responder.redact import redact
 from responder.store import guards, reports, runs
@@ -145,10 +146,13 @@ def await_approval(rt: Runtime, snap: StepSnapshot, message: str) -> str:
     """Park the run until someone approves the step; the thread gets the Approve button."""
     run = snap.run
     assert run is not None
+    now = rt.clock()
     with rt.redis.pipeline(transaction=True) as pipe:
-        runs.set_status(pipe, rt.keys, run.id, RunStatus.AWAITING_APPROVAL)
-        event = Event(rt.clock(), "step.awaiting_approval", message, {"run": run.id, "step": snap.index})
+        pipe.multi()  # RQ's scheduling wants the transaction opened explicitly
+        runs.await_approval(pipe, rt.keys, run.id, now)
+        event = Event(now, "step.awaiting_approval", message, {"run": run.id, "step": snap.index})
         store.add_event(pipe, rt.keys, run.incident_id, event)
+        approval.schedule_expiry(pipe, rt, run.id, snap.index, now)  # a wait lasts an hour, not 30 days
         pipe.execute()
     _tell(rt, snap, message, Approval(run.id, snap.index))
     return "awaiting approval"

@@ -2,7 +2,8 @@
 
 All keys start with a prefix (``RESPONDER_KEY_PREFIX``, default ``responder``) so
 several responders, or several tests, can share one Redis. Each key has a TTL or is
-swept by retention (see ``responder.store.retention``).
+swept by retention (the workers' hourly sweep: ``responder.incidents.retention`` and
+``responder.store.incidents.sweep``).
 """
 
 from __future__ import annotations
@@ -86,13 +87,30 @@ class Keys:
     def run(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}"
 
+    def run_approving(self, run_id: str) -> str:
+        """The lock held while an approval (or its expiry) of ``run_id`` is decided."""
+        return f"{self.prefix}:run:{run_id}:approving"
+
     def playbook_lock(self, playbook: str, target: str) -> str:
         return f"{self.prefix}:lock:playbook:{playbook}:{target}"
 
     @property
     def unmatched(self) -> str:
-        """Capped list of alerts no rule matched, newest first."""
+        """Capped list of alerts no rule matched, newest first (bounded in count and in bytes)."""
         return f"{self.prefix}:unmatched"
+
+    @property
+    def unmatched_bytes(self) -> str:
+        """The total size of the entries in :attr:`unmatched`, kept beside it by the same script."""
+        return f"{self.prefix}:unmatched:bytes"
+
+    def slack_signature(self, signature: str) -> str:
+        """A signed Slack body already accepted: each is acted on once (replays are ignored)."""
+        return f"{self.prefix}:slack:signature:{signature}"
+
+    def slack_usergroup(self, group_id: str) -> str:
+        """The members of a Slack user group, as ``usergroups.users.list`` gave them (cached briefly)."""
+        return f"{self.prefix}:slack:usergroup:{group_id}"
 
     @property
     def config_version(self) -> str:

@@ -187,6 +187,8 @@ class Run:
     """Step index -> who approved it."""
     failures: dict[int, int] = field(default_factory=dict)
     """Step index -> failed attempts so far."""
+    awaiting_since: float | None = None
+    """When the run began waiting for approval of the step it is on (approvals expire)."""
 
     def public(self) -> dict[str, Any]:
         return {

@@ -2,7 +2,8 @@
 
 Fields: the run's identity (``id``, ``incident_id``, ``playbook``, ``alert``, ``trigger``,
 ``dry_run``, ``created_at``), where it is (``status``, ``step``, ``target``), and per step
-``done:<i>`` (outcome), ``approved:<i>`` (who) and ``failures:<i>`` (attempts that failed).
+``done:<i>`` (outcome), ``approved:<i>`` (who) and ``failures:<i>`` (attempts that failed);
+``awaiting_since`` is when it began waiting for approval of the step it is on.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def load(redis: Redis | Pipeline, keys: Keys, run_id: str) -> Run | None:
         done=per_step["done"],
         approved=per_step["approved"],
         failures={i: int(n) for i, n in per_step["failures"].items()},
+        awaiting_since=float(data["awaiting_since"]) if data.get("awaiting_since") else None,
     )
 
 
@@ -80,6 +82,13 @@ def set_target(redis: Redis, keys: Keys, run_id: str, target: str) -> None:
 
 def set_status(pipe: Pipeline | Redis, keys: Keys, run_id: str, status: RunStatus) -> None:
     pipe.hset(keys.run(run_id), "status", status.value)
+
+
+def await_approval(pipe: Pipeline, keys: Keys, run_id: str, since: float) -> None:
+    """The run waits for approval of the step it is on, from ``since`` (its wait expires from then)."""
+    pipe.hset(
+        keys.run(run_id), mapping={"status": RunStatus.AWAITING_APPROVAL.value, "awaiting_since": since}
+    )
 
 
 def step_done(pipe: Pipeline, keys: Keys, run_id: str, index: int, outcome: str) -> None:

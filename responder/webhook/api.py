@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from responder.errors import ConfigError, IncidentNotFound
+from responder import ids
+from responder.errors import ApprovalRefused, ConfigError, IncidentNotFound
 from responder.incidents import lifecycle
 from responder.playbooks import approval
 from responder.store import flags, guards, incidents, runs
@@ -38,6 +37,17 @@ def not_found(exc: IncidentNotFound) -> tuple[Response, int]:
     return error(404, str(exc))
 
 
+def _incident_id(incident_id: str) -> str:
+    """The id, when it is one (DESIGN §4); anything else is a 404 that never reaches Redis.
+
+    Raises:
+        IncidentNotFound: not 12 lowercase hex digits (``<id>:timeline`` named another key).
+    """
+    if not ids.is_incident_id(incident_id):
+        raise IncidentNotFound(f"no such incident: {ids.INCIDENT_RULE}")
+    return incident_id
+
+
 @bp.get("/api/incidents")
 def list_incidents() -> tuple[Response, int]:
     status = request.args.get("status")
@@ -55,6 +65,7 @@ def list_incidents() -> tuple[Response, int]:
 
 @bp.get("/api/incidents/<incident_id>")
 def show_incident(incident_id: str) -> tuple[Response, int]:
+    _incident_id(incident_id)
     runtime = state().fresh_runtime()
     record = incidents.get(runtime.redis, runtime.keys, incident_id).public()
     record["alerts"] = [a.to_webhook() for a in incidents.alerts(runtime.redis, runtime.keys, incident_id)]
@@ -79,6 +90,7 @@ _TRANSITIONS = {
 @bp.post("/api/incidents/<incident_id>/<any(ack, resolve):action>")
 def transition(incident_id: str, action: str) -> tuple[Response, int]:
     change, why = _TRANSITIONS[action]
+    _incident_id(incident_id)
     by = _by()
     if by is None:
         return error(400, f'send {{"by": "your name"}}: {why}')
@@ -90,7 +102,13 @@ def transition(incident_id: str, action: str) -> tuple[Response, int]:
 
 @bp.post("/api/runs/<run_id>/approve")
 def approve(run_id: str) -> tuple[Response, int]:
-    """Approve the step a run waits on (``requires_approval``), as the Slack button does."""
+    """Approve the step a run waits on (``requires_approval``), as the Slack button does.
+
+    API-token holders are not subject to ``access.slack``; but a wait that expired, or an
+    incident that resolved, refuses their approval too (409, recorded in the timeline).
+    """
+    if not ids.is_run_id(run_id):
+        return error(404, f"no such playbook run: {ids.RUN_RULE}")
     by = _by()
     if by is None:
         return error(400, 'send {"by": "your name", "step": N}: approvals say who approved')
@@ -102,7 +120,10 @@ def approve(run_id: str) -> tuple[Response, int]:
     step = body.get("step", run.step)
     if not isinstance(step, int) or isinstance(step, bool):
         return error(400, "step must be the step's index (as in the timeline's details.step)")
-    changed = approval.approve(runtime, run_id, step, by)
+    try:
+        changed = approval.approve(runtime, run_id, step, by)
+    except ApprovalRefused as exc:
+        return error(409, str(exc))
     after = runs.load(runtime.redis, runtime.keys, run_id)
     status = after.status.value if after is not None else "unknown"
     return jsonify({"changed": changed, "run": run_id, "step": step, "status": status}), 200
@@ -118,7 +139,8 @@ def get_flags() -> tuple[Response, int]:
 def put_flag(name: str) -> tuple[Response, int]:
     runtime = state().fresh_runtime()
     try:
-        value = json.loads(request.get_data() or b"null")
+        # The app's JSON provider (pydantic's parser): deep nesting is a ValueError, not a 500.
+        value = current_app.json.loads(request.get_data() or b"null")
     except ValueError:
         return error(400, "the body must be the flag's new value as JSON")
     if not flags.exists(runtime.redis, runtime.keys, name):

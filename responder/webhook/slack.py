@@ -1,10 +1,12 @@
 """``POST /slack/interactions``: verify Slack's signature, queue the click, answer at once.
 
 Slack wants an answer within 3 s, so the view only verifies and enqueues
-:func:`responder.jobs.slack_action`; acknowledging, resolving, silencing and approving
-happen in a worker. Nothing unsigned is ever accepted: without ``SLACK_SIGNING_SECRET``
-the endpoint answers 503. The signature is checked over the raw bytes before anything
-parses them, and each signed body is acted on once.
+:func:`responder.jobs.slack_action`; who may click (``access.slack``, which may need a Slack
+API call for group membership), acknowledging, resolving, silencing and approving happen in
+a worker, which answers a refused or unknown click in Slack itself. Nothing unsigned is
+ever accepted: without ``SLACK_SIGNING_SECRET`` the endpoint answers 503. The signature
+is checked over the raw bytes before anything parses them, and each signed body is acted
+on once.
 """
 
 from __future__ import annotations
@@ -42,11 +44,14 @@ def interactions() -> tuple[Response, int]:
     try:
         # Each signed body once: a replay within the 5-minute window changes nothing. It gets a 200
         # all the same, as a duplicate delivery (a retrying proxy) should: the first one was done.
-        if slack_interactions.seen_before(
-            runtime.redis, runtime.keys.prefix, request.headers["X-Slack-Signature"]
-        ):
+        if slack_interactions.seen_before(runtime.redis, runtime.keys, request.headers["X-Slack-Signature"]):
             return jsonify({"ignored": "this signed request was already accepted"}), 200
-        job = JobSpec(SLACK_ACTION, (click.action_id, click.value, click.user_name), failure_ttl=DAY)
+        job = JobSpec(
+            SLACK_ACTION,
+            (click.to_job(),),
+            failure_ttl=DAY,
+            description=f"Slack click {click.action_id} by {click.user_id!r}",  # quoted: RQ logs it
+        )
         runtime.scheduler.enqueue(job)
     except (RedisConnectionError, RedisTimeoutError):
         return error(503, "Redis is unreachable; nothing was done, click again later")

@@ -30,6 +30,19 @@ public_url: https://responder.example.com
 """
 """Replaces the test config's teams and policy; its flags and rate-limit profiles stay."""
 
+TEAM_ID = "T0123ABCD"
+ALICE = "U0ALICE"
+"""The on-call engineer whose clicks the Slack tests send (alice.oncall)."""
+
+ACCESS_YAML = f"""
+access:
+  slack:
+    team_id: {TEAM_ID}
+    ack: [{ALICE}]
+    approve: [{ALICE}]
+"""
+"""Who may click in Slack: alice, in the test workspace (replace it with :func:`use_access`)."""
+
 RULES_YAML = """
 - name: paged
   matchers: ['alertname = "Paged"']
@@ -113,11 +126,11 @@ class Paging:
 
 
 def _without_paging(text: str) -> str:
-    """``responder.yaml`` minus its top-level ``teams``, ``escalation_policies`` and ``public_url``."""
+    """``responder.yaml`` minus its top-level paging sections (teams, policies, public_url, access)."""
     out, skipping = [], False
     for line in text.splitlines(keepends=True):
         if line[:1] not in (" ", "\t", "") and line.strip():
-            skipping = line.split(":", 1)[0] in ("teams", "escalation_policies", "public_url")
+            skipping = line.split(":", 1)[0] in ("teams", "escalation_policies", "public_url", "access")
         if not skipping:
             out.append(line)
     return "".join(out)
@@ -126,9 +139,15 @@ def _without_paging(text: str) -> str:
 def use_paging(config_dir: Path) -> None:
     """Give ``config_dir`` the paging teams, policy, rules and the approval playbook."""
     main = config_dir / "responder.yaml"
-    main.write_text(_without_paging(main.read_text()) + PAGING_YAML)
+    main.write_text(_without_paging(main.read_text()) + PAGING_YAML + ACCESS_YAML)
     (config_dir / "rules" / "20-paging.yaml").write_text(RULES_YAML)
     (config_dir / "playbooks" / "approve_then_flag.yaml").write_text(APPROVAL_PLAYBOOK)
+
+
+def use_access(config_dir: Path, access_yaml: str) -> None:
+    """Replace the ``access`` section of a paging config (reload the runtime afterwards)."""
+    main = config_dir / "responder.yaml"
+    main.write_text(_without_paging(main.read_text()) + PAGING_YAML + access_yaml)
 
 
 def paging_env(slack: FakeSlack, pagerduty: FakePagerDuty, smtp: SmtpServer, ca_file: str) -> dict[str, str]:

@@ -1,21 +1,27 @@
-"""A fake Slack Web API on loopback that answers ``chat.postMessage`` and ``chat.update`` like Slack.
+"""A fake Slack on loopback: the Web API (``chat.postMessage``, ``chat.update``,
+``usergroups.users.list``) and the ``response_url`` hooks Slack puts in button clicks.
 
 It keeps the messages it was sent (cards and thread replies), checks the bot token,
 answers unknown channels with ``{"ok": false, "error": "channel_not_found"}`` as Slack
-does, records every request as it arrived, and can be told to answer the next
-requests with something else (a 429 with ``Retry-After``, a 400, a 500).
+does, serves the members of the user groups a test declares (:attr:`FakeSlack.usergroups`),
+takes the answers posted to a click's ``response_url`` (:meth:`FakeSlack.response_url`,
+:meth:`FakeSlack.responses`), records every request as it arrived, and can be told to
+answer the next requests with something else (a 429 with ``Retry-After``, a 400, a 500).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -28,6 +34,7 @@ class RecordedRequest:
     content_type: str
     authorization: str | None
     body: dict[str, Any]
+    query: dict[str, str] = field(default_factory=dict)
 
     @property
     def api_method(self) -> str:
@@ -61,6 +68,8 @@ class FakeSlack:
         self.channel_ids = {name: f"C{n:08d}" for n, name in enumerate(channels, start=1)}
         self.requests: list[RecordedRequest] = []
         self.messages: dict[tuple[str, str], SlackMessage] = {}
+        self.usergroups: dict[str, list[str]] = {}
+        """User-group id -> member user ids, served by ``usergroups.users.list``."""
         self._scripted: deque[tuple[int, dict[str, Any] | str, dict[str, str]]] = deque()
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
@@ -82,6 +91,7 @@ class FakeSlack:
         with self._lock:
             self.requests.clear()
             self.messages.clear()
+            self.usergroups.clear()
             self._scripted.clear()
 
     @property
@@ -94,6 +104,10 @@ class FakeSlack:
         """The next request gets this answer instead of being handled (queued, first in first out)."""
         self._scripted.append((status, body, headers or {}))
 
+    def response_url(self, click: str = "1") -> str:
+        """A ``response_url`` as Slack puts in a click (``https://hooks.slack.com/actions/...``), here."""
+        return f"http://127.0.0.1:{self.server.port}/actions/T0123ABCD/{click}/hooktoken"
+
     def rate_limit_next(self, retry_after: int = 1) -> None:
         self.answer_next(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
 
@@ -101,6 +115,10 @@ class FakeSlack:
 
     def calls(self, api_method: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.api_method == api_method]
+
+    def responses(self) -> list[RecordedRequest]:
+        """What was posted to click ``response_url``s (answers only the clicker sees), in order."""
+        return [r for r in self.requests if r.path.startswith("/actions/")]
 
     def cards(self, channel: str) -> list[SlackMessage]:
         """Top-level messages in ``channel`` (a name like ``#ops`` or an id)."""
@@ -116,15 +134,17 @@ class FakeSlack:
             body = json.loads(raw or "{}")
         else:
             body = {k: v[0] for k, v in parse_qs(raw).items()}
+        query = dict(request.args.items())
+        auth = request.headers.get("Authorization")
         with self._lock:
-            self.requests.append(
-                RecordedRequest(
-                    request.method, request.path, content_type, request.headers.get("Authorization"), body
-                )
-            )
+            recorded = RecordedRequest(request.method, request.path, content_type, auth, body, query)
+            self.requests.append(recorded)
             if self._scripted:
                 status, answer, headers = self._scripted.popleft()
                 return _json(answer, status, headers)
+            if request.path.startswith("/actions/"):
+                # A response_url needs no token: it is itself the secret. Slack answers "ok".
+                return Response("ok", status=200, content_type="text/plain")
             if request.headers.get("Authorization") != f"Bearer {self.token}":
                 return _json({"ok": False, "error": "invalid_auth"})
             method = request.path.rsplit("/", 1)[-1]
@@ -132,6 +152,11 @@ class FakeSlack:
                 return _json(self._post(body))
             if method == "chat.update":
                 return _json(self._update(body))
+            if method == "usergroups.users.list":
+                members = self.usergroups.get(query.get("usergroup") or body.get("usergroup", ""))
+                if members is None:
+                    return _json({"ok": False, "error": "no_such_subteam"})
+                return _json({"ok": True, "users": members})
             return _json({"ok": False, "error": "unknown_method"}, 404)
 
     def _resolve(self, channel: str | None) -> str | None:
@@ -173,3 +198,42 @@ def _json(body: dict[str, Any] | str, status: int = 200, headers: dict[str, str]
     return Response(
         text, status=status, headers=headers or {}, content_type="application/json; charset=utf-8"
     )
+
+
+# --- what Slack sends the responder: signed button clicks ---------------------------------------
+
+
+def sign(body: bytes, secret: str, at: int | None = None) -> dict[str, str]:
+    """The headers Slack sends with ``body``: its signature with the app's signing secret."""
+    timestamp = str(int(time.time()) if at is None else at)
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def click_body(
+    action_id: str,
+    value: str,
+    *,
+    user_id: str = "U0ALICE",
+    user: str = "alice.oncall",
+    team_id: str | None = "T0123ABCD",
+    user_team_id: str | None = None,
+    response_url: str | None = None,
+) -> bytes:
+    """A block_actions payload as Slack posts it when ``user`` clicks a button (form-encoded)."""
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": user, "name": user, "team_id": user_team_id or team_id},
+        "channel": {"id": "C00000001"},
+        "container": {"type": "message", "message_ts": "1700000001.000001"},
+        "actions": [{"action_id": action_id, "value": value, "type": "button"}],
+    }
+    if team_id is not None:
+        payload["team"] = {"id": team_id, "domain": "example"}
+    if response_url is not None:
+        payload["response_url"] = response_url
+    return urlencode({"payload": json.dumps(payload)}).encode()

@@ -97,9 +97,9 @@ def test_wrong_token_is_a_clear_error(cli: CliRunner, monkeypatch: pytest.Monkey
 
 
 def test_unknown_incident_is_a_clear_error(cli: CliRunner) -> None:
-    result = cli.invoke(main, ["incidents", "ack", "nope", "--by", "alice"])
+    result = cli.invoke(main, ["incidents", "ack", "0123456789ab", "--by", "alice"])
     assert result.exit_code == 1
-    assert '404: no incident "nope"' in result.output
+    assert '404: no incident "0123456789ab"' in result.output
 
 
 def test_simulate_shows_the_plan_without_side_effects(runtime: Runtime) -> None:
@@ -168,9 +168,8 @@ def test_serve_refuses_to_start_without_tokens(monkeypatch: pytest.MonkeyPatch) 
     )
 
 
-def test_a_step_waiting_for_approval_runs_once_approved_from_the_cli(
-    cli: CliRunner, runtime: Runtime, server: str, config_dir: Path
-) -> None:
+def waiting_run(cli: CliRunner, runtime: Runtime, server: str, config_dir: Path) -> tuple[str, str]:
+    """Post an alert whose playbook's step waits for approval; (incident id, run id)."""
     import requests
 
     (config_dir / "playbooks" / "approve_then_flag.yaml").write_text(
@@ -188,9 +187,15 @@ def test_a_step_waiting_for_approval_runs_once_approved_from_the_cli(
     [incident] = json.loads(cli.invoke(main, ["incidents", "list", "--json"]).output)["incidents"]
     shown = json.loads(cli.invoke(main, ["incidents", "show", incident["id"], "--json"]).output)
     [waiting] = [e for e in shown["timeline"] if e["kind"] == "step.awaiting_approval"]
+    return incident["id"], waiting["details"]["run"]
+
+
+def test_a_step_waiting_for_approval_runs_once_approved_from_the_cli(
+    cli: CliRunner, runtime: Runtime, server: str, config_dir: Path
+) -> None:
+    incident_id, run_id = waiting_run(cli, runtime, server, config_dir)
     assert "retryAttempts: 3" in cli.invoke(main, ["flags", "list"]).output  # not yet
 
-    run_id = waiting["details"]["run"]
     approved = cli.invoke(main, ["approve", run_id, "--by", "carol"])
     assert approved.output == f"run {run_id} step 1 approved; it runs now\n"
     again = cli.invoke(main, ["approve", run_id, "--by", "dave"])
@@ -198,8 +203,25 @@ def test_a_step_waiting_for_approval_runs_once_approved_from_the_cli(
     drain(runtime)
 
     assert "retryAttempts: 7" in cli.invoke(main, ["flags", "list"]).output
-    shown = json.loads(cli.invoke(main, ["incidents", "show", incident["id"], "--json"]).output)
+    shown = json.loads(cli.invoke(main, ["incidents", "show", incident_id, "--json"]).output)
     assert [e["message"] for e in shown["timeline"] if e["kind"] == "step.approved"] == [
         "approve_then_flag step 1 approved by carol"
     ]
-    assert cli.invoke(main, ["approve", "no-such-run", "--by", "x"]).exit_code == 1
+    assert "404: no playbook run" in cli.invoke(main, ["approve", "0123456789abcdef", "--by", "x"]).output
+
+
+def test_the_cli_cannot_approve_once_the_incident_resolved(
+    cli: CliRunner, runtime: Runtime, server: str, config_dir: Path
+) -> None:
+    incident_id, run_id = waiting_run(cli, runtime, server, config_dir)
+    cli.invoke(main, ["incidents", "resolve", incident_id, "--by", "carol"])
+    drain(runtime)
+
+    result = cli.invoke(main, ["approve", run_id, "--by", "carol"])
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: 409: approve_then_flag step 1 cannot be approved: incident {incident_id} is resolved; "
+        "the run ended\n"
+    )
+    assert "retryAttempts: 3" in cli.invoke(main, ["flags", "list"]).output

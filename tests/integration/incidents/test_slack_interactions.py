@@ -1,13 +1,12 @@
 """Slack button clicks, signed like Slack signs them, through ``POST /slack/interactions`` and real workers.
 
 The buttons clicked are the ones on the card the fake Slack received, so a click carries
-exactly the value the responder put there.
+exactly the value the responder put there. The clicker, alice (U0ALICE), is allowed to click
+by the paging config's ``access.slack`` (who may not is tested in test_slack_access.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import shutil
 import subprocess
@@ -26,30 +25,11 @@ from responder.store import flags
 from responder.up import free_port
 from tests.fakes.notify_env import SECRETS
 from tests.fakes.paging import Paging
+from tests.fakes.slack import click_body, sign
 from tests.helpers import advance, events, incident_of, open_incident
 
+SECRET = SECRETS.signing_secret
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-
-
-def sign(body: bytes, secret: str = SECRETS.signing_secret, at: int | None = None) -> dict[str, str]:
-    timestamp = str(int(time.time()) if at is None else at)
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
-    return {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": f"v0={digest}",
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-
-
-def click_body(action_id: str, value: str, user: str = "alice.oncall") -> bytes:
-    payload = {
-        "type": "block_actions",
-        "user": {"id": "U0ALICE", "username": user, "name": user},
-        "channel": {"id": "C00000001"},
-        "container": {"type": "message", "message_ts": "1700000001.000001"},
-        "actions": [{"action_id": action_id, "value": value, "type": "button"}],
-    }
-    return urlencode({"payload": json.dumps(payload)}).encode()
 
 
 def button(paging: Paging, action_id: str) -> str:
@@ -62,9 +42,9 @@ def button(paging: Paging, action_id: str) -> str:
     raise AssertionError(f"no {action_id} button was posted to Slack")
 
 
-def click(client: FlaskClient, action_id: str, value: str, **kwargs: Any) -> Any:
+def click(client: FlaskClient, action_id: str, value: str) -> Any:
     data = click_body(action_id, value)
-    return client.post("/slack/interactions", data=data, headers=sign(data, **kwargs))
+    return client.post("/slack/interactions", data=data, headers=sign(data, SECRET))
 
 
 @pytest.fixture
@@ -112,8 +92,8 @@ def test_double_click_changes_nothing_more(
 @pytest.mark.parametrize(
     ("headers", "why"),
     [
-        (lambda data: sign(data, secret="not-the-signing-secret"), "signature does not match"),
-        (lambda data: sign(data, at=int(time.time()) - 6 * 60), "more than 5 minutes"),
+        (lambda data: sign(data, "not-the-signing-secret"), "signature does not match"),
+        (lambda data: sign(data, SECRET, at=int(time.time()) - 6 * 60), "more than 5 minutes"),
         (lambda data: {"Content-Type": "application/x-www-form-urlencoded"}, "missing X-Slack-Signature"),
     ],
     ids=["wrong-secret", "stale", "unsigned"],
@@ -136,13 +116,13 @@ def test_malformed_click_is_a_400_and_missing_secret_a_503(
     paging: Paging, paged_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = urlencode({"payload": "{not json"}).encode()
-    response = paged_client.post("/slack/interactions", data=data, headers=sign(data))
+    response = paged_client.post("/slack/interactions", data=data, headers=sign(data, SECRET))
     assert response.status_code == 400
     assert response.get_json()["error"] == "payload is not JSON"
 
     monkeypatch.delenv("SLACK_SIGNING_SECRET")
     data = click_body("ack", "abc")
-    response = paged_client.post("/slack/interactions", data=data, headers=sign(data))
+    response = paged_client.post("/slack/interactions", data=data, headers=sign(data, SECRET))
     assert response.status_code == 503
     assert "SLACK_SIGNING_SECRET is not set" in response.get_json()["error"]
 

@@ -30,6 +30,23 @@ def test_an_ack_whose_body_does_not_parse_is_400(client: FlaskClient, body: byte
 
 
 def test_an_approval_whose_body_does_not_parse_is_400(client: FlaskClient) -> None:
-    response = client.post("/api/runs/somerun/approve", data=DEEP, headers=AUTH)
+    response = client.post("/api/runs/0123456789abcdef/approve", data=DEEP, headers=AUTH)
 
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [DEEP, b'{"a":' * 3000 + b"1" + b"}" * 3000, b"9" * 5000],
+    ids=["nested-arrays", "nested-objects", "huge-number"],
+)
+def test_a_flag_value_that_does_not_parse_is_400_and_the_flag_is_unchanged(
+    client: FlaskClient, runtime: Runtime, body: bytes
+) -> None:
+    response = client.put("/api/flags/retryAttempts", data=body, headers=AUTH)
+
+    assert (response.status_code, response.get_json()) == (
+        400,
+        {"error": "the body must be the flag's new value as JSON"},
+    )
+    assert client.get("/api/flags", headers=AUTH).get_json()["retryAttempts"] == 3

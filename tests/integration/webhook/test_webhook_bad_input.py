@@ -338,12 +338,18 @@ def test_non_numeric_limit_is_400(client: FlaskClient) -> None:
 
 def test_unknown_incident_is_404_json(client: FlaskClient) -> None:
     for response in (
-        client.get("/api/incidents/does-not-exist", headers=API_AUTH),
-        client.post("/api/incidents/does-not-exist/ack", json={"by": "alice"}, headers=API_AUTH),
-        client.post("/api/incidents/does-not-exist/resolve", json={"by": "alice"}, headers=API_AUTH),
+        client.get("/api/incidents/0123456789ab", headers=API_AUTH),
+        client.post("/api/incidents/0123456789ab/ack", json={"by": "alice"}, headers=API_AUTH),
+        client.post("/api/incidents/0123456789ab/resolve", json={"by": "alice"}, headers=API_AUTH),
     ):
         assert response.status_code == 404
-        assert "does-not-exist" in error_of(response)["error"]
+        assert error_of(response)["error"] == 'no incident "0123456789ab"'
+    for response in (
+        client.get("/api/incidents/does-not-exist", headers=API_AUTH),
+        client.post("/api/incidents/does-not-exist/ack", json={"by": "alice"}, headers=API_AUTH),
+    ):
+        assert response.status_code == 404
+        assert error_of(response)["error"] == "no such incident: incident ids are 12 lowercase hex digits"
 
 
 @pytest.mark.parametrize(

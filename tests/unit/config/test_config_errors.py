@@ -119,6 +119,15 @@ CASES: dict[str, list[str]] = {
         " responder.yaml: playbooks see only those variables (a secret goes in an http.request header as"
         " {{ secret.SLACK_SIGNING_SECRET }})"
     ],
+    "access_user_name": [
+        'responder.yaml:18: access.slack.ack[1]: "@bob" is not a Slack user id (U… or W…), user-group id'
+        " (S…) or \"*\": names change, ids do not (a profile's ⋮ menu → Copy member ID; a group's id is in"
+        " its URL)"
+    ],
+    "access_bad_team_id": [
+        'responder.yaml:17: access.slack.team_id: "acme-corp" is not a Slack workspace id'
+        " (T followed by capitals and digits)"
+    ],
     "wrong_type_retries": [
         f"{PLAYBOOK}:5: steps[0].retries:"
         " Input should be a valid integer, unable to parse string as an integer (got 'three')"

@@ -122,3 +122,50 @@ def test_a_spent_budget_stops_automation() -> None:
 def test_the_gates_apply_in_order_pause_before_condition_before_approval() -> None:
     assert isinstance(gates.decide(snap(2, paused=True, budget_used=99)), gates.Finish)
     assert isinstance(gates.decide(snap(2, budget_used=99)), gates.AwaitApproval)
+
+
+# --- approving a waiting step ------------------------------------------------------------------
+
+WAITING = replace(RUN, step=2, status=RunStatus.AWAITING_APPROVAL, awaiting_since=1000.0)
+RESOLVED = replace(INCIDENT, status=IncidentStatus.RESOLVED)
+
+
+def test_a_waiting_step_may_be_approved_until_an_hour_has_passed() -> None:
+    assert gates.decide_approval(WAITING, 2, INCIDENT, 1000.0 + 3599.9) == gates.Approvable()
+    assert gates.decide_approval(WAITING, 2, INCIDENT, 1000.0 + 3600) == gates.ApprovalExpired(
+        "throttle step 3 was not approved within 1h: the approval expired at 1970-01-01T01:16:40.000Z;"
+        " the run ended",
+        ends_run=True,
+    )
+
+
+def test_an_approval_once_the_incident_resolved_is_refused_however_early() -> None:
+    assert gates.decide_approval(WAITING, 2, RESOLVED, 1001.0) == gates.ApprovalRefused(
+        "throttle step 3 cannot be approved: incident 0123456789ab is resolved; the run ended", ends_run=True
+    )
+    assert isinstance(gates.decide_approval(WAITING, 2, None, 1001.0), gates.ApprovalRefused)
+
+
+def test_a_run_that_already_ended_by_expiry_still_says_why_but_is_not_ended_again() -> None:
+    ended = replace(WAITING, status=RunStatus.CANCELLED)
+    verdict = gates.decide_approval(ended, 2, INCIDENT, 9999.0)
+    assert isinstance(verdict, gates.ApprovalExpired) and not verdict.ends_run
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        replace(WAITING, approved={2: "alice"}, status=RunStatus.RUNNING),  # a double click
+        replace(WAITING, step=1),  # another step
+        replace(RUN, step=2, status=RunStatus.CANCELLED),  # never waited: paused before it got there
+    ],
+    ids=["approved", "other-step", "never-waited"],
+)
+def test_nothing_to_approve_is_not_waiting(run: Run) -> None:
+    assert gates.decide_approval(run, 2, INCIDENT, 1001.0) == gates.NotWaiting()
+
+
+def test_a_run_from_before_waits_were_timed_expires_an_hour_after_it_was_created() -> None:
+    legacy = replace(WAITING, awaiting_since=None, created_at=500.0)
+    assert gates.approval_deadline(legacy) == 4100.0
+    assert isinstance(gates.decide_approval(legacy, 2, INCIDENT, 4100.0), gates.ApprovalExpired)
