@@ -13,7 +13,7 @@ from redis import Redis
 from rq.job import Job
 
 from responder import runtime
-from responder.errors import IncidentNotFound
+from responder.errors import ActionError, IncidentNotFound
 from responder.escalation import paging, timers
 from responder.incidents import intake, lifecycle, silencing
 from responder.notify.base import Approval
@@ -81,3 +81,23 @@ def slack_action(action_id: str, value: str, user: str) -> str:
     except IncidentNotFound:
         return "unknown incident"
     return f"ignored unknown action {action_id}"
+
+
+DASHBOARD_SILENCE = 3600.0
+"""Seconds the dashboard's "Silence 1h" button silences for."""
+
+
+def dashboard_silence(incident_id: str, by: str) -> str:
+    """The dashboard's "Silence 1h" click, done off the request: it calls Alertmanager.
+
+    The outcome is in the incident's timeline (``silence.created`` or ``silence.failed``);
+    a failure is not retried by RQ, the user clicks again.
+    """
+    rt = runtime.current()
+    try:
+        ids = silencing.silence_incident(rt, incident_id, DASHBOARD_SILENCE, by, via="the dashboard")
+    except IncidentNotFound:
+        return "unknown incident"
+    except ActionError as exc:
+        return f"failed: {exc}"
+    return f"silenced {', '.join(ids)}" if ids else "unchanged"
