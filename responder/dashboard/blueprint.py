@@ -71,7 +71,9 @@ def gate() -> Any:
         )
     g.user = auth.user(access())
     if g.user is None and request.endpoint not in PUBLIC:
-        target = url_for("dashboard.login", next=request.full_path if request.method == "GET" else None)
+        target = url_for(
+            "dashboard.login", next=request.full_path.rstrip("?") if request.method == "GET" else None
+        )
         if request.headers.get("HX-Request"):
             # htmx (the list's refresh) would swap the login page into the table: load it as a page.
             answer = Response(status=200)
