@@ -198,10 +198,10 @@ def served(rt: Runtime) -> Iterator[str]:
         server.shutdown()
 
 
-def shoot(page: Page, url: str, path: Path, full: bool = True) -> None:
+def shoot(page: Page, url: str, path: Path) -> None:
     page.goto(url)
     page.wait_for_load_state("networkidle")
-    page.screenshot(path=str(path), full_page=full)
+    page.screenshot(path=str(path), full_page=True)
     print(f"wrote {path}")
 
 
@@ -211,7 +211,7 @@ def take(base: str, out: Path, incident_id: str) -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for scheme in ("light", "dark"):
             context = browser.new_context(
-                viewport={"width": 1280, "height": 760}, color_scheme=scheme, device_scale_factor=1
+                viewport={"width": 1280, "height": 480}, color_scheme=scheme, device_scale_factor=1
             )
             page = context.new_page()
             page.goto(base + "/ui/login")
@@ -220,11 +220,11 @@ def take(base: str, out: Path, incident_id: str) -> None:
             page.get_by_role("button", name="Sign in").click()
             page.wait_for_url(base + "/ui/")
             suffix = "" if scheme == "light" else "-dark"
-            shoot(page, base + "/ui/", out / f"incidents{suffix}.png", full=False)
+            shoot(page, base + "/ui/", out / f"incidents{suffix}.png")
             if scheme == "light":
                 shoot(page, base + f"/ui/incidents/{incident_id}", out / "incident.png")
                 shoot(page, base + "/ui/flags", out / "flags.png")
-                shoot(page, base + "/ui/automation", out / "automation.png", full=False)
+                shoot(page, base + "/ui/automation", out / "automation.png")
             context.close()
         browser.close()
 
