@@ -3,7 +3,6 @@ Debian's chromium driven by Playwright, and the real Alertmanager for Silence 1h
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -19,18 +18,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from responder.runtime import Runtime
 from responder.up import free_port
 from responder.webhook.app import create_app
+from tests.browser import launch
 from tests.integration.dashboard.support import TOKEN, Served
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 SECRET = "dashboard-test-secret"
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
@@ -101,16 +91,13 @@ def serve() -> Iterator[Callable[[Flask], Served]]:
 
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
-    os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"  # never fetch a browser of Playwright's own
     with sync_playwright() as pw:
         yield pw
 
 
 @pytest.fixture(scope="session")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs it (apt-get install chromium)")
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    browser = launch(playwright)
     yield browser
     browser.close()
 

@@ -273,3 +273,22 @@ def test_pages_work_with_javascript_off(
     finally:
         context.close()
     assert incident_of(runtime, incident["id"])["resolved_by"] == "dana"
+
+
+def test_a_button_pressed_after_the_session_ended_shows_the_refusal(
+    page: Page, runtime: Runtime, make_app: Callable[..., Flask], serve: Callable[[Flask], Served]
+) -> None:
+    served = serve(make_app(api_token=TOKEN))
+    post_alert(served, "APIQuotaExhaustion")
+    drain(runtime)
+    [incident] = incidents_of(runtime)
+    sign_in(page, served, "alice")
+    page.goto(served.url + f"/ui/incidents/{incident['id']}")
+
+    page.context.clear_cookies()  # the session ended (signed out in another tab, cookie expired)
+    page.get_by_role("button", name="Acknowledge").click()
+
+    # htmx sent the form; its 403 answer is shown, not swallowed.
+    expect(page.get_by_role("heading", name="Refused")).to_be_visible()
+    expect(page.get_by_text("Reload the page and try again.")).to_be_visible()
+    assert incident_of(runtime, incident["id"])["status"] == "triggered"
