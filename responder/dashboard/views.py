@@ -6,6 +6,7 @@ from flask import abort, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from responder.dashboard import data
+from responder.dashboard import incident as incident_view
 from responder.dashboard.blueprint import INCIDENT_ID, bp, page, runtime
 
 ROWS_TARGET = "incident-rows"
@@ -29,7 +30,7 @@ def incidents() -> tuple[str, int]:
 def incident(incident_id: str) -> tuple[str, int]:
     if not INCIDENT_ID.fullmatch(incident_id):
         abort(404)
-    return page("incident.html", view=data.incident_page(runtime(), incident_id))
+    return page("incident.html", view=incident_view.incident_page(runtime(), incident_id))
 
 
 @bp.get("/ui/flags")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from responder.dashboard.blueprint import safe_link
-from responder.dashboard.data import Filters, markers, tone
+from responder.dashboard.data import Filters, markers
+from responder.dashboard.incident import tone
 from responder.store.records import Incident, IncidentStatus
 
 
