@@ -273,7 +273,7 @@ def test_the_config_page_lists_rules_in_order_and_playbooks(
     assert positions == sorted(positions)
     for name in config.playbooks:
         assert f'id="playbook-{name}"' in page
-    assert "alertname = &#34;APIQuotaExhaustion&#34;" in page or 'alertname = "APIQuotaExhaustion"' in page
+    assert "<div>alertname = &#34;APIQuotaExhaustion&#34;</div>" in page  # the matcher, escaped
 
 
 def test_the_automation_page_shows_the_budget_and_queue(open_client: FlaskClient, runtime: Runtime) -> None:
