@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Playwright
+from playwright.sync_api import Browser, Playwright, expect
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -24,6 +24,9 @@ CHROMIUM_ARGS = [
 ]
 
 os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
+# How long Playwright's expect() waits for a page to show something (its default is 5 s): a bound
+# on waiting on a shared 2-core machine, not a speed requirement.
+expect.set_options(timeout=15_000)
 
 
 def launch(playwright: Playwright) -> Browser:

@@ -38,7 +38,8 @@ def test_an_alert_appears_on_the_dashboard_and_is_acknowledged_there(
                 ]
             )
             link = page.get_by_role("link", name="APIQuotaExhaustion")
-            expect(link).to_be_visible()  # the list refreshed by itself
+            # Alertmanager's group_wait, the worker, then the list's next 5-second refresh.
+            expect(link).to_be_visible(timeout=60_000)
             link.click()
             page.get_by_role("button", name="Acknowledge").click()
             expect(page.get_by_role("status")).to_have_text("Acknowledged: escalation stopped.")
