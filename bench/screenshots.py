@@ -57,10 +57,12 @@ APPROVAL_RULE = """
   matchers: ['alertname = "EmbeddingLatencyHigh"']
   severity: medium
   playbooks: [disable_batch_optimization]
+  notify: [slack, email]
   group_by: [alertname]
 - name: high_memory_usage
   matchers: ['alertname = "HighMemoryUsage"']
   severity: low
+  notify: [slack]
   group_by: [alertname, pod]
 """
 APPROVAL_PLAYBOOK = """
