@@ -13,8 +13,9 @@ from redis import Redis
 from rq.job import Job
 
 from responder import runtime
+from responder.errors import ActionError, IncidentNotFound
 from responder.escalation import paging, timers
-from responder.incidents import clicks, intake
+from responder.incidents import clicks, intake, silencing
 from responder.notify.slack_interactions import SlackAction
 from responder.playbooks import approval, steps
 from responder.store import incidents as store
@@ -63,3 +64,23 @@ def slack_action(click: dict[str, Any]) -> str:
 def approval_expired(run_id: str, index: int) -> str:
     """A step's wait for approval ran out (1h): end the run if it still waits."""
     return approval.expire(runtime.current(), run_id, index)
+
+
+DASHBOARD_SILENCE = 3600.0
+"""Seconds the dashboard's "Silence 1h" button silences for."""
+
+
+def dashboard_silence(incident_id: str, by: str) -> str:
+    """The dashboard's "Silence 1h" click, done off the request: it calls Alertmanager.
+
+    The outcome is in the incident's timeline (``silence.created`` or ``silence.failed``);
+    a failure is not retried by RQ, the user clicks again.
+    """
+    rt = runtime.current()
+    try:
+        ids = silencing.silence_incident(rt, incident_id, DASHBOARD_SILENCE, by, via="the dashboard")
+    except IncidentNotFound:
+        return "unknown incident"
+    except ActionError as exc:
+        return f"failed: {exc}"
+    return f"silenced {', '.join(ids)}" if ids else "unchanged"

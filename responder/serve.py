@@ -9,6 +9,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from responder import runtime
+from responder.dashboard.auth import secret_key
 from responder.webhook.app import create_app
 from responder.webhook.limits import Limits
 
@@ -32,9 +33,17 @@ def serve_app(
 ) -> None:
     """Serve until stopped. Each gunicorn worker builds its own app (and Redis pool) after the fork."""
 
+    # One key for every gunicorn worker of this server: a random key made in each worker would
+    # make a session from one worker unknown to the next (sessions still end when serve restarts).
+    session_key = secret_key(os.environ.get("RESPONDER_SECRET_KEY"))
+
     def factory() -> Any:
         return create_app(
-            runtime.build(config_dir), webhook_token=webhook_token, api_token=api_token, bind=bind
+            runtime.build(config_dir),
+            webhook_token=webhook_token,
+            api_token=api_token,
+            bind=bind,
+            secret_key=session_key,
         )
 
     # Fail before forking if the config or a size cap is bad: gunicorn would otherwise boot-loop.

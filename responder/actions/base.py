@@ -9,11 +9,14 @@ and returns what it *would* do.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+from responder.clock import Clock
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -67,6 +70,8 @@ class ActionContext:
     timeout: float = 60.0
     """The step's timeout in seconds; waiting actions bound themselves by it."""
     run_id: str = ""
+    clock: Clock = time.time
+    """The runtime's clock (the runner passes ``rt.clock``), for the times an action records."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,11 @@ from responder.errors import ActionError
 from responder.store import flags as store
 
 
+def changed_by(ctx: ActionContext) -> store.FlagChange:
+    """The flag store's record of a change made by this step (shown on the dashboard's flags page)."""
+    return store.FlagChange(store.AUTOMATION, ctx.clock(), ctx.incident.id, ctx.run_id or None)
+
+
 class SetParams(Params):
     flag: str = Field(description="Name of the flag, as in responder.yaml `flags`.")
     value: Any = Field(default=None, description="New value; replaces the current one.")
@@ -47,7 +52,7 @@ def set_flag(params: SetParams, ctx: ActionContext) -> Outcome:
             {"flag": params.flag, "before": before.get(params.flag), "after": after},
         )
     before_value = store.get(ctx.redis, ctx.keys, params.flag)
-    after_value = store.update(ctx.redis, ctx.keys, change)[params.flag]
+    after_value = store.update(ctx.redis, ctx.keys, change, changed_by(ctx))[params.flag]
     return Outcome(
         f"set flag {params.flag} to {json.dumps(after_value, sort_keys=True)}",
         {"flag": params.flag, "before": before_value, "after": after_value},
@@ -69,7 +74,7 @@ def disable_all(params: DisableAllParams, ctx: ActionContext) -> Outcome:
     if ctx.dry_run:
         names = sorted(change(store.all_flags(ctx.redis, ctx.keys)))
         return Outcome(f"would disable flags: {', '.join(names) or 'none enabled'}", {"flags": names})
-    names = sorted(store.update(ctx.redis, ctx.keys, change))
+    names = sorted(store.update(ctx.redis, ctx.keys, change, changed_by(ctx)))
     return Outcome(f"disabled flags: {', '.join(names) or 'none were enabled'}", {"flags": names})
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import Field
 
 from responder.actions.base import Action, ActionContext, Outcome, Params
+from responder.actions.flags import changed_by
 from responder.errors import ActionError
 from responder.store import flags as store
 
@@ -32,7 +33,7 @@ def set_profile(params: SetProfileParams, ctx: ActionContext) -> Outcome:
         return Outcome(
             f"would activate rate-limit profile {params.profile}", {"before": before, "after": value}
         )
-    store.set_value(ctx.redis, ctx.keys, FLAG, value)
+    store.set_value(ctx.redis, ctx.keys, FLAG, value, changed_by(ctx))
     return Outcome(f"activated rate-limit profile {params.profile}", {"before": before, "after": value})
 
 

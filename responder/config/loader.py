@@ -41,9 +41,9 @@ class LoadedConfig:
         return self.responder.safety.dry_run or (rule is not None and rule.dry_run)
 
     def incident_url(self, incident_id: str) -> str | None:
-        """Where people open an incident (from ``public_url``), for links in pages."""
+        """Where people open an incident (from ``public_url``): its dashboard page, linked from pages."""
         base = self.responder.public_url
-        return f"{base.rstrip('/')}/api/incidents/{incident_id}" if base else None
+        return f"{base.rstrip('/')}/ui/incidents/{incident_id}" if base else None
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,7 @@ def _act(rt: Runtime, snap: gates.StepSnapshot) -> str:
         dry_run=run.dry_run or rt.config.dry_run(),
         timeout=step.timeout,
         run_id=run.id,
+        clock=rt.clock,
     )
     started = time.monotonic()
     try:

@@ -145,7 +145,7 @@ def put_flag(name: str) -> tuple[Response, int]:
         return error(400, "the body must be the flag's new value as JSON")
     if not flags.exists(runtime.redis, runtime.keys, name):
         return error(404, f'unknown flag "{name}": add it to `flags` in responder.yaml')
-    flags.set_value(runtime.redis, runtime.keys, name, value)
+    flags.set_value(runtime.redis, runtime.keys, name, value, flags.FlagChange(flags.API, runtime.clock()))
     return jsonify({name: value}), 200
 
 

@@ -9,6 +9,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from pydantic_core import from_json
 
+from responder import dashboard
 from responder.runtime import Runtime
 from responder.webhook import alertmanager, api, errors, guard, health, keepalive, metrics, report, slack
 from responder.webhook.limits import Limits
@@ -36,12 +37,17 @@ def create_app(
     max_body: int | None = None,
     limits: Limits | None = None,
     bind: str | None = None,
+    secret_key: str | None = None,
+    trusted_header: str | None = None,
 ) -> Flask:
     """Build the app around ``runtime``. Tokens None means that endpoint is unauthenticated.
 
     ``limits`` None reads the caps on alerts from the environment (``RESPONDER_MAX_*``).
     ``bind`` is the address served (``responder serve --bind``); with a token missing, every
     request is held to it (:mod:`responder.webhook.guard`: Host, cross-site, JSON only).
+    ``secret_key`` signs dashboard sessions and ``trusted_header`` names an auth proxy's user
+    header; None reads ``RESPONDER_SECRET_KEY`` and ``RESPONDER_UI_TRUSTED_HEADER``
+    (:mod:`responder.dashboard.auth`).
     """
     app = Flask("responder")
     app.config["MAX_CONTENT_LENGTH"] = max_body or int(
@@ -58,4 +64,5 @@ def create_app(
     metrics.install(app, runtime)
     for blueprint in (alertmanager.bp, api.bp, health.bp, report.bp, slack.bp):
         app.register_blueprint(blueprint)
+    dashboard.install(app, api_token=api_token, secret=secret_key, trusted_header=trusted_header)
     return app

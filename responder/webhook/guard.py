@@ -15,6 +15,12 @@ a token is missing:
   (Alertmanager, curl, the CLI) are not browsers and pass;
 - the webhook requires ``Content-Type: application/json`` (415): the one type a page
   cannot send cross-site without a CORS preflight, which this app never grants.
+
+The dashboard (``/ui/``) is held to the same rules: its pages need the right ``Host`` (a
+rebound page cannot read the incident list), and its buttons are POSTs, refused from
+another site here before the dashboard's own CSRF check (:mod:`responder.dashboard.auth`)
+even runs. Its form posts are not JSON, and need not be: a page from another site cannot
+read the CSRF token that each of them carries.
 """
 
 from __future__ import annotations

@@ -51,3 +51,7 @@ def test_an_installed_wheel_runs_on_the_default_config_from_any_directory(tmp_pa
     # The files in the wheel are the repository's own, byte for byte.
     for name in ("responder.yaml", "rules/20-incident-responses.yaml", "playbooks/full_rollback.yaml"):
         assert (defaults / name).read_bytes() == (ROOT / name).read_bytes()
+    # The dashboard's templates and static files (htmx) travel in the package too.
+    dashboard = site_packages / "responder" / "dashboard"
+    for name in ("templates/dashboard/base.html", "static/htmx.min.js", "static/htmx.min.js.README"):
+        assert (dashboard / name).read_bytes() == (ROOT / "responder" / "dashboard" / name).read_bytes()
