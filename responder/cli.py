@@ -135,13 +135,32 @@ def serve(config: str | None, bind: str, workers: int, allow_unauthenticated: bo
         sys.exit(1)
 
 
+def _lanes(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
+    from responder.scheduling import parse_lanes
+
+    if value is None:
+        return None
+    try:
+        return parse_lanes(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
 @main.command()
 @config_option
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty (tests).")
-def worker(config: str | None, burst: bool) -> None:
+@click.option(
+    "--lanes",
+    callback=_lanes,
+    metavar="LANE,...",
+    help="Serve only these lanes, always in the order control, intake, critical, high, medium, low "
+    "(default: all). `--lanes control` makes a worker no playbook step can hold up.",
+)
+def worker(config: str | None, burst: bool, lanes: tuple[str, ...] | None) -> None:
     """An RQ worker with the scheduler (escalation timers, retries)."""
     from responder import runtime as rt
     from responder import worker as worker_mod
+    from responder.scheduling import LANES, Lane
 
     directory = _config_dir(config)
     if config:
@@ -152,7 +171,7 @@ def worker(config: str | None, burst: bool) -> None:
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    worker_mod.run(current, burst=burst)
+    worker_mod.run(current, burst=burst, lanes=tuple(Lane(name) for name in lanes) if lanes else LANES)
 
 
 @main.command()

@@ -79,6 +79,7 @@ def open_incident(
                     trigger="firing",
                     dry_run=automation.dry_run,
                     now=now,
+                    severity=plan.severity,
                 )
             guards.start_cooldown(pipe, keys, incident.key, plan.cooldown, now)
         if plan.pages:
@@ -126,6 +127,7 @@ def resolve(rt: Runtime, incident_id: str, by: str, reason: str = "resolved by h
                     trigger="resolved",
                     dry_run=automation.dry_run,
                     now=now,
+                    severity=incident.severity,
                 )
 
     message = (

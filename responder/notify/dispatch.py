@@ -48,13 +48,20 @@ def build_channels(env: Mapping[str, str] | None = None, retry: Retry | None = N
     }
 
 
-def channels_status(env: Mapping[str, str] | None = None) -> dict[str, str | None]:
+def channels_status(
+    env: Mapping[str, str] | None = None, config: LoadedConfig | None = None
+) -> dict[str, str | None]:
     """Per channel, ``None`` when it can send, else what is missing: for ``/ready`` and ``responder check``.
 
-    Whether Slack button clicks can be verified is a separate question:
-    :func:`responder.notify.slack_interactions.configured`.
+    With ``config``, PagerDuty also needs a team with a routing key (an unset
+    ``${PD_ROUTING_KEY_...}`` leaves it empty). Whether Slack button clicks can be verified
+    is a separate question: :func:`responder.notify.slack_interactions.configured`.
     """
-    return {name: channel.configured() for name, channel in build_channels(env).items()}
+    status = {name: channel.configured() for name, channel in build_channels(env).items()}
+    keyless = config is not None and not any(team.pagerduty for team in config.responder.teams.values())
+    if keyless and status["pagerduty"] is None:
+        status["pagerduty"] = "no team has a routing key (teams.<name>.pagerduty is empty or unset)"
+    return status
 
 
 def notify(

@@ -175,6 +175,8 @@ class Run:
     step: int
     """Index of the step it is on (or past the last when completed)."""
     created_at: float
+    lane: str = "high"
+    """The lane its step jobs wait in: its incident's severity (:func:`responder.scheduling.step_lane`)."""
     target: str | None = None
     """What the run acts on (see :func:`responder.store.guards.playbook_target`), set by its first step."""
     done: dict[int, str] = field(default_factory=dict)

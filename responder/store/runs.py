@@ -33,6 +33,7 @@ def create(pipe: Pipeline, keys: Keys, run: Run) -> None:
             "status": run.status.value,
             "step": run.step,
             "created_at": run.created_at,
+            "lane": run.lane,
         },
     )
     pipe.expire(key, RUN_TTL)
@@ -58,11 +59,18 @@ def load(redis: Redis, keys: Keys, run_id: str) -> Run | None:
         status=RunStatus(data["status"]),
         step=int(data.get("step", 0)),
         created_at=float(data.get("created_at", 0)),
+        lane=data.get("lane", "high"),
         target=data.get("target") or None,
         done=per_step["done"],
         approved=per_step["approved"],
         failures={i: int(n) for i, n in per_step["failures"].items()},
     )
+
+
+def lane(redis: Redis, keys: Keys, run_id: str) -> str | None:
+    """The lane a run's steps wait in (runs created before lanes have none)."""
+    raw = redis.hget(keys.run(run_id), "lane")
+    return None if raw is None else text(raw)
 
 
 def set_target(redis: Redis, keys: Keys, run_id: str, target: str) -> None:

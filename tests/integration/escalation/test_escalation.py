@@ -245,7 +245,7 @@ def test_next_level_fires_from_another_worker_when_the_scheduler_worker_is_kille
     workers = [start_worker(env), start_worker(env)]
     try:
         holder = _wait(
-            lambda: _scheduler_holder(runtime.redis, runtime.keys.queue_name, workers),
+            lambda: _scheduler_holder(runtime.redis, runtime.keys.lane_queue("control"), workers),
             30,
             "no worker's scheduler took the lock",
         )
@@ -262,7 +262,7 @@ def test_next_level_fires_from_another_worker_when_the_scheduler_worker_is_kille
         [(_, paged_at)] = [p for p in levels(runtime, incident["id"]) if p[0] == 2]
         assert paged_at >= opened + 8
         survivor = workers[1 - holder]
-        assert _scheduler_holder(runtime.redis, runtime.keys.queue_name, [survivor]) == 0
+        assert _scheduler_holder(runtime.redis, runtime.keys.lane_queue("control"), [survivor]) == 0
     finally:
         for process in workers:
             _stop(process)

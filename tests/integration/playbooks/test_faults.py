@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 from redis import Redis
-from rq import Queue
 from werkzeug import Request, Response
 
 from responder import runtime as runtime_mod
 from responder.runtime import Runtime
+from responder.scheduling import LANES, queue_names
 from responder.store import flags
 from responder.store.keys import Keys
 from responder.up import start_redis
@@ -32,6 +32,7 @@ from tests.helpers import (
     drain,
     incidents_of,
     kill_process_tree,
+    lane_queues,
     start_worker,
     timeline_of,
 )
@@ -150,7 +151,7 @@ def test_webhook_answers_503_when_redis_is_down_and_writes_nothing(
     try:
         assert list(redis.scan_iter(f"{keys.prefix}:dedupe:*")) == []
         assert list(redis.scan_iter(f"{keys.prefix}:batch:*")) == []
-        assert redis.llen(f"rq:queue:{keys.queue_name}") == 0
+        assert [redis.llen(f"rq:queue:{name}") for name in queue_names(keys)] == [0] * len(LANES)
         # Alertmanager's retry is then accepted in full.
         retry = client.post("/webhook/alertmanager", data=body(alert("APIQuotaExhaustion")))
         assert retry.status_code == 200
@@ -222,8 +223,7 @@ def test_a_step_job_that_keeps_failing_unexpectedly_ends_its_run_and_pages(
 ) -> None:
     client = create_app(runtime).test_client()
     client.post("/webhook/alertmanager", data=body(alert("Counted", count="9", instance="a")))
-    queue = Queue(runtime.keys.queue_name, connection=runtime.redis)
-    InProcessWorker([queue], connection=runtime.redis).work(burst=True, max_jobs=1)  # opens the incident
+    InProcessWorker(lane_queues(runtime), connection=runtime.redis).work(burst=True, max_jobs=1)  # opens it
     [run_key] = list(runtime.redis.scan_iter(f"{runtime.keys.prefix}:run:*"))
     runtime.redis.hset(run_key, "alert", "{not json")  # the run's record no longer reads
     drain(runtime, timeout=120)

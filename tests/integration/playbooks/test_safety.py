@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
-from rq import Queue
 
 from responder.runtime import Runtime
 from responder.store import flags
 from responder.webhook.app import create_app
-from tests.helpers import InProcessWorker, advance, alert, body, drain, incidents_of, timeline_of
+from tests.helpers import InProcessWorker, advance, alert, body, drain, incidents_of, lane_queues, timeline_of
 
 
 def client_for(runtime: Runtime) -> FlaskClient:
@@ -53,8 +52,7 @@ def test_pause_mid_run_stops_the_remaining_steps(runtime: Runtime) -> None:
     client = client_for(runtime)
     post(client, alert("APIQuotaExhaustion"))
     # Open the incident and start the runs, then pull the kill switch before the steps run.
-    queue = Queue(runtime.keys.queue_name, connection=runtime.redis)
-    InProcessWorker([queue], connection=runtime.redis).work(burst=True, max_jobs=1)
+    InProcessWorker(lane_queues(runtime), connection=runtime.redis).work(burst=True, max_jobs=1)
     client.post("/api/automation/pause")
     drain(runtime)
 
