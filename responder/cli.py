@@ -16,7 +16,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from responder.config.loader import choose_directory
+from responder.config.loader import LoadedConfig, choose_directory
 from responder.errors import ConfigError
 
 API_URL = "http://127.0.0.1:8080"
@@ -58,7 +58,7 @@ def main() -> None:
 @config_option
 def check(config: str | None) -> None:
     """Validate the config offline; every error with file:line and key path."""
-    from responder.notify import dispatch
+    from responder.notify import dispatch, reach
     from responder.runtime import load
 
     directory = _config_dir(config)
@@ -75,20 +75,44 @@ def check(config: str | None) -> None:
         sys.exit(1)
     for warning in loaded.warnings:
         click.echo(f"warning: {warning}", err=True)
-    for channel, missing in dispatch.channels_status().items():
+    for channel, missing in dispatch.channels_status(config=loaded).items():
         if missing:
             click.echo(f"warning: {channel}: {missing}; its sends will be recorded as skipped", err=True)
+    for team, why in reach.unreachable_teams(loaded).items():
+        click.echo(
+            f"warning: team {team} is in an escalation policy but no channel reaches it: {why}", err=True
+        )
     click.echo(
         f"ok: {len(loaded.rules)} rules, {len(loaded.playbooks)} playbooks, "
         f"{len(loaded.responder.teams)} teams, {len(loaded.responder.flags)} flags in {directory}"
     )
+    click.echo(_storm_limits(loaded))
+
+
+def _storm_limits(loaded: LoadedConfig) -> str:
+    """``storm guard: 25 per 10m: a, b; off: c``: each rule's effective limit, rules grouped by limit."""
+    from responder.plan import storm_limit
+    from responder.plan.storm import describe
+
+    groups: dict[str, list[str]] = {}
+    for rule in loaded.rules:
+        groups.setdefault(describe(storm_limit(loaded, rule)), []).append(rule.name)
+    listed = "; ".join(f"{limit}: {', '.join(names)}" for limit, names in groups.items())
+    return f"storm guard (new incidents per rule, then one storm incident): {listed or 'no rules'}"
 
 
 @main.command()
 @config_option
 @click.argument("payload", type=click.File("rb"))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def simulate(config: str | None, payload: Any, as_json: bool) -> None:
+@click.option(
+    "--storm-at",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Plan each alert as the N-th new incident of its rule within the rule's storm window: "
+    "beyond the storm limit it goes to the rule's storm incident.",
+)
+def simulate(config: str | None, payload: Any, as_json: bool, storm_at: int | None) -> None:
     """What PAYLOAD (an Alertmanager webhook JSON file) would do, without doing it."""
     from responder.runtime import load
     from responder.simulate import plan_payload, render_text
@@ -99,7 +123,7 @@ def simulate(config: str | None, payload: Any, as_json: bool) -> None:
         click.echo(str(exc), err=True)
         sys.exit(1)
     try:
-        plan = plan_payload(loaded, payload.read())
+        plan = plan_payload(loaded, payload.read(), storm_at)
     except ValueError as exc:
         click.echo(f"{payload.name}: {exc}", err=True)
         sys.exit(1)

@@ -110,6 +110,8 @@ class Incident:
     acknowledged_by: str | None = None
     resolved_at: float | None = None
     resolved_by: str | None = None
+    storm_members: int = 0
+    """For a storm incident (key ``<rule>:storm``): how many alerts joined it, the first included."""
 
     @property
     def open(self) -> bool:
@@ -139,6 +141,8 @@ class Incident:
                 out[f"{name}_at"] = iso(at)
             if by is not None:
                 out[f"{name}_by"] = by
+        if self.storm_members:
+            out["storm"] = {"members": self.storm_members}
         return out
 
 
