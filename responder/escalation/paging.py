@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from responder.escalation.schedule import paged_teams, teams_for
 from responder.notify import dispatch
-from responder.notify.base import Approval, Kind, Message
+from responder.notify.base import REACHED, Approval, Kind, Message
 from responder.store import incidents as store
 from responder.store.records import Event, Incident
 
@@ -57,28 +57,49 @@ def _send(
     return dispatch.notify(rt.redis, rt.keys, rt.config, message, list(teams), list(channels))
 
 
-def page_level(rt: Runtime, incident: Incident, level: int, reason: str) -> list[dict[str, Any]]:
-    """Page the teams of ``level`` on the rule's channels and record it in the timeline."""
+def page_level(rt: Runtime, incident: Incident, level: int, reason: str) -> bool:
+    """Page the teams of ``level`` on the rule's channels and record it in the timeline.
+
+    Returns False when the level reached nobody: every delivery was skipped or failed. That
+    is recorded as ``escalation.unreached`` with each channel's reason, never as a page
+    (DESIGN §7 Honest paging); the caller then pages the next level at once.
+    """
     rule = rt.config.rule(incident.rule)
     levels = rt.config.levels(rule) if rule is not None else []
     if rule is None or not levels:
-        return []
+        return True  # a rule that pages nobody by design: nothing to reach
     teams = teams_for(levels, level)
     kind: Kind = "open" if level == 1 else "escalate"
     records = _send(rt, incident, kind, reason, teams, rule.notify, level=level)
-    store.add_event(
-        rt.redis,
-        rt.keys,
-        incident.id,
-        Event(
+    name = _level_name(level, len(levels))
+    reached = any(r["status"] in REACHED for r in records)
+    if reached:
+        event = Event(
             rt.clock(),
             "escalation.level",
-            f"{_level_name(level, len(levels))}: paged {', '.join(teams)} via {', '.join(rule.notify)}"
-            f" ({reason})",
+            f"{name}: paged {', '.join(teams)} via {', '.join(rule.notify)} ({reason})",
             {"level": level, "deliveries": records},
-        ),
+        )
+    else:
+        then = f"paging level {level + 1} at once" if level < len(levels) else "no level left to page"
+        event = Event(
+            rt.clock(),
+            "escalation.unreached",
+            f"{name}: reached nobody of {', '.join(teams)} ({reason}): {unreached_reasons(records)}; {then}",
+            {"level": level, "deliveries": records},
+        )
+    store.add_event(rt.redis, rt.keys, incident.id, event)
+    return reached
+
+
+def unreached_reasons(records: Sequence[dict[str, Any]]) -> str:
+    """``slack: SLACK_BOT_TOKEN is not set; email: ...``: each channel's distinct reasons, in order."""
+    by_channel: dict[str, dict[str, None]] = {}
+    for record in records:
+        by_channel.setdefault(record["channel"], {})[record["detail"] or record["status"]] = None
+    return "; ".join(f"{channel}: {', '.join(details)}" for channel, details in by_channel.items()) or (
+        "nothing was sent"
     )
-    return records
 
 
 def _level_name(level: int, count: int) -> str:

@@ -39,6 +39,10 @@ Kind = Literal["open", "escalate", "ack", "resolve", "note", "step"]
 UPDATE_KINDS: tuple[Kind, ...] = ("ack", "resolve")
 """Kinds that change something already delivered; with nothing delivered there is nothing to update."""
 
+REACHED = ("sent", "deferred", "queued")
+"""Delivery statuses that reach (or will within seconds reach) a person: sent, or held back by a rate
+limit and sent in order once it lifts. ``skipped`` and ``failed`` reach nobody."""
+
 BODY_LIMIT = 500
 """How much of a server's answer goes into an error message."""
 

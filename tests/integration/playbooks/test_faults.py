@@ -25,6 +25,7 @@ from responder.store import flags
 from responder.store.keys import Keys
 from responder.up import start_redis
 from responder.webhook.app import create_app
+from tests.fakes.smtp import SmtpServer
 from tests.helpers import (
     InProcessWorker,
     alert,
@@ -180,15 +181,23 @@ steps:
 
 
 @pytest.fixture
-def counted(config_dir: Path) -> Path:
-    """A rule whose playbook's condition compares a label with a number (a string > an int raises)."""
+def counted(config_dir: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A rule whose playbook's condition compares a label with a number (a string > an int raises),
+    paging by email through a real SMTP server (a page nobody receives is recorded as unreached)."""
+    for name, value in {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_STARTTLS": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("EMAIL_FROM", "Alert Responder <responder@example.com>")
     (config_dir / "rules" / "20-counted.yaml").write_text(COUNTED_RULE)
     (config_dir / "playbooks" / "throttle_when_busy.yaml").write_text(COUNTED_PLAYBOOK)
     return config_dir
 
 
 def test_a_condition_that_raises_on_label_data_fails_the_step_and_pages(
-    counted: Path, runtime: Runtime
+    counted: Path, smtp: SmtpServer, runtime: Runtime
 ) -> None:
     client = create_app(runtime).test_client()
     client.post("/webhook/alertmanager", data=body(alert("Counted", count="abc", instance="a")))
@@ -202,6 +211,14 @@ def test_a_condition_that_raises_on_label_data_fails_the_step_and_pages(
     # People are paged at once with the reason (the next level not yet paged).
     paged = [e for e in events(runtime, "escalation.level") if "could not be evaluated" in e["message"]]
     assert len(paged) == 1
+    told = [
+        m for m in smtp.received if "could not be evaluated" in m.message.get_body(("plain",)).get_content()
+    ]
+    assert sorted(tuple(m.rcpt_tos) for m in told) == [
+        ("dev@example.com",),
+        ("dev@example.com",),
+        ("ops@example.com",),
+    ]
     assert flags.get(runtime.redis, runtime.keys, "retryAttempts") == 3
     # The run ended and let go of its target: the next alert's run acts (and fails the same way).
     client.post(
