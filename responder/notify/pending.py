@@ -124,6 +124,9 @@ def schedule(later: Later, incident_id: str, channel: str, target: str, wait: fl
     job = JobSpec(
         DELIVER,
         (incident_id, channel, target),
+        # A job that dies (a worker killed, Redis gone for a moment) is run again: until its list
+        # is empty, later messages to the target wait behind it.
+        retry_intervals=(2, 10, 30, 60),
         result_ttl=600,
         failure_ttl=DAY,
         description=f"rate-limited {channel} deliveries of incident {incident_id} to {target}",
