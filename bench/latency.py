@@ -16,6 +16,7 @@ from typing import Any
 
 from bench import alerts, procs, timelines
 from bench.stats import epoch, summary
+from responder.scheduling import queue_names
 from responder.store.keys import Keys
 
 WORKER_COUNTS = (1, 4)
@@ -116,8 +117,11 @@ def job_phases(st: procs.Stack, prefix: str) -> dict[str, dict[str, Any]]:
     from rq.job import Job
     from rq.registry import FinishedJobRegistry
 
-    queue = Queue(Keys(prefix).queue_name, connection=st.redis)
-    ids = FinishedJobRegistry(queue=queue).get_job_ids()
+    ids = [
+        job_id
+        for name in queue_names(Keys(prefix))
+        for job_id in FinishedJobRegistry(queue=Queue(name, connection=st.redis)).get_job_ids()
+    ]
     waits: dict[str, list[float]] = {}
     runs: dict[str, list[float]] = {}
     for job in Job.fetch_many(ids, connection=st.redis):

@@ -14,6 +14,8 @@ from typing import Any
 
 from bench import alerts, load, procs, timelines
 from bench.stats import epoch, summary
+from responder.scheduling import queue_names
+from responder.store.keys import Keys
 
 WORKERS = 4
 PER_PAYLOAD = 10
@@ -158,4 +160,6 @@ def _failed_jobs(st: procs.Stack, prefix: str) -> int:
     from rq import Queue
     from rq.registry import FailedJobRegistry
 
-    return FailedJobRegistry(queue=Queue(prefix, connection=st.redis)).count
+    return sum(
+        FailedJobRegistry(queue=Queue(name, connection=st.redis)).count for name in queue_names(Keys(prefix))
+    )

@@ -17,6 +17,7 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from bench.stats import epoch
+from responder.scheduling import queue_names
 from responder.store.keys import Keys
 
 
@@ -74,9 +75,9 @@ class QueueState:
 
 
 def queue_state(redis: Redis, prefix: str) -> QueueState:
-    queue = Queue(Keys(prefix).queue_name, connection=redis)
+    queues = [Queue(name, connection=redis) for name in queue_names(Keys(prefix))]
     return QueueState(
-        queue.count,
-        StartedJobRegistry(queue=queue).count,
-        ScheduledJobRegistry(queue=queue).count,
+        sum(queue.count for queue in queues),
+        sum(StartedJobRegistry(queue=queue).count for queue in queues),
+        sum(ScheduledJobRegistry(queue=queue).count for queue in queues),
     )

@@ -70,6 +70,21 @@ class NotifyError(ResponderError):
     """Raised by a channel when a send failed for good (after its retries), with the response body."""
 
 
+class RateLimited(NotifyError):
+    """Raised by a channel when the service answered 429 (Too Many Requests).
+
+    The send is not retried in the worker: the delivery is re-enqueued to run after
+    ``retry_after`` seconds (the service's ``Retry-After``), so no worker sleeps. ``ref`` is
+    set when part of the send got through (a Slack card posted before its thread line was
+    refused), so the retry does not post it twice.
+    """
+
+    def __init__(self, message: str, retry_after: float, ref: str | None = None) -> None:
+        self.retry_after = retry_after
+        self.ref = ref
+        super().__init__(message)
+
+
 class StoreUnavailable(ResponderError):
     """Raised when Redis cannot be reached; the webhook turns it into a 503 so Alertmanager retries."""
 

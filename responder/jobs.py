@@ -55,6 +55,11 @@ def paging_update(incident_id: str, kind: str, by: str | None) -> list[dict[str,
     return paging.update(rt, incident, "ack" if kind == "ack" else "resolve", by)
 
 
+def deliver_pending(incident_id: str, channel: str, target: str) -> str:
+    """Send a target's deliveries that a rate limit held back, once its Retry-After has passed."""
+    return paging.deliver_pending(runtime.current(), incident_id, channel, target)
+
+
 def slack_action(click: dict[str, Any]) -> str:
     """A verified Slack button click (``POST /slack/interactions``), done off the request:
     who may click is checked here, with Slack's API at hand (:mod:`responder.incidents.clicks`)."""

@@ -1,4 +1,9 @@
-"""``responder up``: web, worker and (when REDIS_URL is unset) a private redis-server."""
+"""``responder up``: web, two workers and (when REDIS_URL is unset) a private redis-server.
+
+The workers are the deployed layout in small (DESIGN §1): one serves only the control lane
+(escalation timers, Slack clicks, ack/resolve updates), so no playbook step, however long,
+can hold up a page; the other serves every lane in order.
+"""
 
 from __future__ import annotations
 
@@ -143,6 +148,7 @@ def run_all(config_dir: Path, bind: str, data_dir: Path) -> int:
         serve_args.append("--allow-unauthenticated")
     exe = [sys.executable, "-m", "responder"]
     children = [
+        subprocess.Popen([*exe, "worker", "--lanes", "control"], env=env),
         subprocess.Popen([*exe, "worker"], env=env),
         subprocess.Popen([*exe, *serve_args], env=env),
     ]

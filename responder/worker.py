@@ -14,6 +14,12 @@ runs in this main thread); a thread keeps the heartbeats going while a job runs,
 the forking worker's parent would. What is given up is the fork's isolation: a job
 that crashes the interpreter takes the worker with it, and the job is then retried
 as abandoned, like any job of a dead worker.
+
+Lanes: a worker serves the queues of its lanes in strict order (RQ's default dequeue
+strategy pops the first non-empty queue of its list; see :mod:`responder.scheduling`).
+Its scheduler, though, moves due jobs (timers, retries) of *every* lane, whatever lanes
+the worker serves: RQ's own would watch only the worker's queues, and a step's retry
+would then wait for a general worker's scheduler while a control-only worker's ran.
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ import logging
 import os
 import threading
 import time
+from datetime import datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job
-from rq.scheduler import SCHEDULER_KEY_TEMPLATE, SCHEDULER_LOCKING_KEY_TEMPLATE
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, SCHEDULER_LOCKING_KEY_TEMPLATE, RQScheduler
 from rq.utils import now, utcparse
 
 from responder import jobs  # noqa: F401 - RQ would import the job functions on the first job; do it now
@@ -36,6 +44,7 @@ from responder.errors import ResponderError
 from responder.incidents import retention
 from responder.report import digest
 from responder.runtime import Runtime, current
+from responder.scheduling import LANES, Lane, queue_names
 from responder.store import incidents
 from responder.store.codec import text
 from responder.store.keys import Keys
@@ -57,14 +66,65 @@ STALE_SCHEDULER = 10
 """A scheduler whose heartbeat (every second) is older than this is dead; its lock is released
 so a live worker's scheduler takes over. RQ itself would wait for the lock's 61 s TTL."""
 
+RELOCK = 10
+"""Seconds after which a scheduler holding only some lanes' locks tries for the others again
+(RQ waits 120 s): after a scheduler dies, its lanes' timers move on within seconds."""
+
 _RELEASE_IF_HELD_BY = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 
 
+class LaneScheduler(RQScheduler):
+    """RQ's scheduler, retrying the locks it lacks every :data:`RELOCK` seconds."""
+
+    @property
+    def should_reacquire_locks(self) -> bool:
+        if self._queue_names == self.acquired_locks:
+            return False
+        if not self.lock_acquisition_time:
+            return True
+        return (datetime.now() - self.lock_acquisition_time).total_seconds() > RELOCK
+
+
 class ResponderWorker(SimpleWorker):
     responder_keys: Keys = Keys()
+
+    @property
+    def scheduled_queue_names(self) -> list[str]:
+        """Every queue whose due jobs this worker's scheduler moves: all lanes, whatever it serves,
+        and the queue of the version before lanes."""
+        return [*queue_names(self.responder_keys), self.responder_keys.queue_name]
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        # As RQ's, over every lane's queue instead of only this worker's.
+        self.scheduler = LaneScheduler(
+            self.scheduled_queue_names,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return  # another worker's scheduler has them; maintenance tries again
+        if not burst:
+            self.scheduler.start()
+            return
+        try:
+            self.scheduler.register_birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()
+            self.scheduler.register_death()
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         stop = threading.Event()
@@ -121,8 +181,8 @@ class ResponderWorker(SimpleWorker):
                 log.info("retention: removed %d resolved incidents older than 30 days", removed)
 
     def release_dead_scheduler_locks(self) -> None:
-        for queue in self.queues:
-            lock_key = SCHEDULER_LOCKING_KEY_TEMPLATE % queue.name
+        for queue_name in self.scheduled_queue_names:
+            lock_key = SCHEDULER_LOCKING_KEY_TEMPLATE % queue_name
             holder = self.connection.get(lock_key)
             if holder is None:
                 continue
@@ -133,7 +193,7 @@ class ResponderWorker(SimpleWorker):
             age = (now() - utcparse(text(beat))).total_seconds() if beat else None
             stale = age is None or age > STALE_SCHEDULER
             if stale and self.connection.eval(_RELEASE_IF_HELD_BY, 1, lock_key, name):
-                log.warning("scheduler %s stopped heartbeating; released its lock for %s", name, queue.name)
+                log.warning("scheduler %s stopped heartbeating; released its lock for %s", name, queue_name)
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         if job.timeout and job.timeout > 0:
@@ -142,10 +202,22 @@ class ResponderWorker(SimpleWorker):
         return int(self.job_monitoring_interval) + ABANDON_AFTER
 
 
-def build_worker(redis: Redis, keys: Keys, *, name: str | None = None) -> ResponderWorker:
-    queue = Queue(keys.queue_name, connection=redis)
+def worker_queues(redis: Redis, keys: Keys, lanes: tuple[Lane, ...] = LANES) -> list[Queue]:
+    """The queues a worker serving ``lanes`` listens on, in serving order.
+
+    A worker serving the last lane also drains the queue of the version before lanes, last.
+    """
+    names = queue_names(keys, lanes)
+    if LANES[-1] in lanes:
+        names.append(keys.queue_name)
+    return [Queue(name, connection=redis) for name in names]
+
+
+def build_worker(
+    redis: Redis, keys: Keys, *, name: str | None = None, lanes: tuple[Lane, ...] = LANES
+) -> ResponderWorker:
     worker = ResponderWorker(
-        [queue],
+        worker_queues(redis, keys, lanes),
         connection=redis,
         name=name,
         job_monitoring_interval=HEARTBEAT,
@@ -156,9 +228,11 @@ def build_worker(redis: Redis, keys: Keys, *, name: str | None = None) -> Respon
     return worker
 
 
-def run(runtime: Runtime, *, burst: bool = False, with_scheduler: bool = True) -> bool:
-    """Serve jobs until stopped (or, with ``burst``, until the queue is empty)."""
-    worker = build_worker(runtime.redis, runtime.keys)
+def run(
+    runtime: Runtime, *, burst: bool = False, with_scheduler: bool = True, lanes: tuple[Lane, ...] = LANES
+) -> bool:
+    """Serve ``lanes`` in order until stopped (or, with ``burst``, until their queues are empty)."""
+    worker = build_worker(runtime.redis, runtime.keys, lanes=lanes)
     _load_kubernetes_client(runtime)
     return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
 

@@ -19,6 +19,7 @@ from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
 from responder.runtime import Runtime
+from responder.scheduling import LANES, Lane, queue_names
 from responder.store import incidents as store
 
 
@@ -109,32 +110,49 @@ def _moving(runtime: Runtime) -> MovingClock:
     return clock
 
 
+def lane_queues(runtime: Runtime, lanes: tuple[Lane, ...] = LANES) -> list[Queue]:
+    """The responder's RQ queues of ``lanes``, in the order workers serve them."""
+    return [Queue(name, connection=runtime.redis) for name in queue_names(runtime.keys, lanes)]
+
+
+def queued(runtime: Runtime) -> int:
+    """Jobs waiting in every lane."""
+    return sum(queue.count for queue in lane_queues(runtime))
+
+
 def _run_due(runtime: Runtime, until: float) -> None:
     """Run what is queued, then jump the clock to each scheduled job due by ``until`` and run it."""
     clock = _moving(runtime)
-    queue = Queue(runtime.keys.queue_name, connection=runtime.redis)
-    scheduled = ScheduledJobRegistry(queue=queue)
+    queues = lane_queues(runtime)
+    scheduled = [ScheduledJobRegistry(queue=queue) for queue in queues]
     while True:
-        while work_once(queue, scheduled, clock()):
+        while work_once(queues, clock()):
             pass
-        upcoming = runtime.redis.zrange(scheduled.key, 0, 0, withscores=True)
-        if not upcoming or upcoming[0][1] > until:
+        upcoming = [
+            entry[0][1]
+            for entry in (runtime.redis.zrange(registry.key, 0, 0, withscores=True) for registry in scheduled)
+            if entry
+        ]
+        if not upcoming or min(upcoming) > until:
             return
-        clock.offset += max(upcoming[0][1] - clock(), 0.0)
+        clock.offset += max(min(upcoming) - clock(), 0.0)
 
 
-def work_once(queue: Queue, scheduled: ScheduledJobRegistry, now: float | None = None) -> bool:
-    """Move jobs due by ``now`` (default: the wall clock) to the queue, as RQ's scheduler does, then run
-    a real RQ worker in this process until the queue is empty. False when there was nothing to do."""
+def work_once(queues: list[Queue], now: float | None = None) -> bool:
+    """Move jobs due by ``now`` (default: the wall clock) to their lanes' queues, as RQ's scheduler does,
+    then run a real RQ worker in this process over the lanes, in lane order, until they are empty.
+    False when there was nothing to do."""
     now = datetime.now(UTC).timestamp() if now is None else now
-    for job_id in scheduled.get_jobs_to_schedule(now):
-        job = queue.fetch_job(job_id)
-        scheduled.remove(job_id)
-        if job is not None:
-            queue._enqueue_job(job)
-    if not queue.count:
+    for queue in queues:
+        scheduled = ScheduledJobRegistry(queue=queue)
+        for job_id in scheduled.get_jobs_to_schedule(now):
+            job = queue.fetch_job(job_id)
+            scheduled.remove(job_id)
+            if job is not None:
+                queue._enqueue_job(job)
+    if not any(queue.count for queue in queues):
         return False
-    InProcessWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
+    InProcessWorker(queues, connection=queues[0].connection).work(burst=True, logging_level="WARNING")
     return True
 
 
@@ -178,10 +196,10 @@ def kill_process_tree(process: subprocess.Popen[bytes]) -> None:
     process.wait(10)
 
 
-def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """``responder worker`` as its own process (its log goes to $WORKER_LOG when set)."""
+def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """``responder worker [args]`` as its own process (its log goes to $WORKER_LOG when set)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "responder", "worker"],
+        [sys.executable, "-m", "responder", "worker", *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(os.environ.get("WORKER_LOG", os.devnull), "ab"),

@@ -10,7 +10,16 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+)
 
 from responder.config.durations import Duration
 from responder.config.hosts import parse_pattern
@@ -58,9 +67,48 @@ class KubernetesSettings(Strict):
     context: str | None = None
 
 
+class Storm(Strict):
+    """The storm guard (DESIGN §7 Storms): a rule that would open more than ``max_incidents``
+    incidents within ``per`` (sliding) opens one storm incident instead, which later alerts join."""
+
+    max_incidents: int = Field(default=25, ge=1)
+    per: Duration = 600.0
+
+    @field_validator("per")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("per must be longer than 0s")
+        return value
+
+
+def _storm_off(value: Any) -> Any:
+    # YAML 1.1 reads a bare `off` as false; both spellings mean the guard is off.
+    if value is False or value == "off":
+        return "off"
+    if not isinstance(value, dict):
+        raise ValueError("storm is {max_incidents: N, per: DURATION} or off")
+    return value
+
+
+def _storm_kind(value: Any) -> str:
+    return "storm[off]" if value == "off" else "storm[limit]"
+
+
+# The tags name the branch in pydantic's error locations; the loader drops location parts holding
+# "[" (union members), so an error reads `storm.max_incidents`, with one message, not one per branch.
+StormSetting = Annotated[
+    Annotated[Storm, Tag("storm[limit]")] | Annotated[Literal["off"], Tag("storm[off]")],
+    Discriminator(_storm_kind),
+    BeforeValidator(_storm_off),
+]
+"""``{max_incidents, per}``, or ``off``."""
+
+
 class Safety(Strict):
     dry_run: bool = False
     max_actions_per_hour: int = Field(default=30, ge=0)
+    storm: StormSetting = Field(default_factory=Storm)
 
 
 def _env_name(name: str) -> str:
@@ -197,6 +245,8 @@ class Rule(Strict):
     cooldown: Duration = 0.0
     dry_run: bool = False
     continue_: bool = Field(default=False, alias="continue")
+    storm: StormSetting | None = None
+    """Overrides ``safety.storm`` for this rule (``off`` disables the guard for it)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -107,7 +107,7 @@ def fire(rt: Runtime, incident_id: str, level: int, token: str, due_at: float | 
     incident, level = claimed
     elapsed = format_duration(round(rt.clock() - incident.created_at))
     reason = "incident opened" if level == 1 else f"not acknowledged after {elapsed}"
-    paging.page_level(rt, incident, level, reason)
+    level = _page_until_reached(rt, incident, level, reason)
     _maybe_repeat(rt, incident, level, token)
     return f"paged level {level}"
 
@@ -118,7 +118,23 @@ def escalate_now(rt: Runtime, incident_id: str, reason: str) -> int | None:
     if claimed is None:
         return None
     incident, level = claimed
-    paging.page_level(rt, incident, level, reason)
+    return _page_until_reached(rt, incident, level, reason)
+
+
+def _page_until_reached(rt: Runtime, incident: Incident, level: int, reason: str) -> int:
+    """Page ``level``; while a level reaches nobody, page the next one at once (DESIGN §7 Honest paging).
+
+    Stops at the policy's last level: an unreached last level is recorded and escalation rests
+    there (a ``repeat`` policy tries it again on its timer). Returns the level reached last.
+    """
+    rule = rt.config.rule(incident.rule)
+    last = len(rt.config.levels(rule)) if rule is not None else 0
+    while not paging.page_level(rt, incident, level, reason) and level < last:
+        claimed = claim(rt.redis, rt.keys, incident.id, 0, None)
+        if claimed is None:  # acknowledged or resolved meanwhile
+            break
+        incident, level = claimed
+        reason = f"level {level - 1} reached nobody"
     return level
 
 

@@ -13,11 +13,12 @@ import os
 from typing import TYPE_CHECKING
 
 from responder.clock import iso
-from responder.incidents import lifecycle
-from responder.plan import Facts, ResponsePlan, plan_alert
+from responder.incidents import lifecycle, storms
+from responder.plan import Facts, ResponsePlan, plan_alert, storm_key, storm_limit
 from responder.routing.routes import incident_key, route
 from responder.store import guards
 from responder.store import incidents as store
+from responder.store.codec import text
 from responder.store.keys import DEDUPE_TTL
 from responder.store.records import Alert, AlertStatus, Event
 
@@ -88,33 +89,53 @@ def handle_alert(rt: Runtime, alert: Alert, group_key: str, received_at: float |
             if alert.firing:
                 _fire(rt, compiled.rule, key, alert, group_key, received_at)
             else:
-                _resolve_alert(rt, key, alert)
+                _resolve_alert(rt, compiled.rule, key, alert)
     return True
 
 
-def read_facts(rt: Runtime, key: str) -> Facts:
+def read_facts(rt: Runtime, rule: Rule, key: str) -> Facts:
     """What the response plan depends on, read in one round trip."""
+    now = rt.clock()
+    limit = storm_limit(rt.config, rule)
     with rt.redis.pipeline(transaction=False) as pipe:
         pipe.hget(rt.keys.open_incidents, key)
         pipe.exists(rt.keys.paused)
         pipe.get(rt.keys.cooldown(key))
-        pipe.get(rt.keys.budget(int(rt.clock() // 3600)))
-        open_raw, paused, cooldown_until, used = pipe.execute()
-    now = rt.clock()
+        pipe.get(rt.keys.budget(int(now // 3600)))
+        if limit is not None:
+            pipe.zcount(rt.keys.rule_opens(rule.name), now - limit.per, "+inf")
+            pipe.hget(rt.keys.open_incidents, storm_key(rule.name))
+        open_raw, paused, cooldown_until, used, *storm = pipe.execute()
+    rule_opens, storm_id = storm if storm else (0, None)
     return Facts(
         paused=bool(paused),
         cooldown_left=guards.cooldown_left(cooldown_until, now),
         budget_used=int(used or 0),
-        open_incident=open_raw.decode() if isinstance(open_raw, bytes) else open_raw,
+        open_incident=None if open_raw is None else text(open_raw),
+        rule_opens=int(rule_opens),
+        storm_incident=None if storm_id is None else text(storm_id),
     )
 
 
 def _fire(rt: Runtime, rule: Rule, key: str, alert: Alert, group_key: str, received_at: float | None) -> None:
     if rt.redis.exists(rt.keys.resolved_early(alert.fingerprint, alert.starts_at)):
         return  # its resolution overtook it: the alert is already over
-    plan = plan_alert(rt.config, rule, alert.labels, group_key, read_facts(rt, key))
+    plan = plan_alert(rt.config, rule, alert.labels, group_key, read_facts(rt, rule, key))
+    if plan.storm is None:
+        _apply(rt, plan, alert, received_at)
+        return
+    # Alerts of one rule hold different keys' locks: decide again under the storm incident's own,
+    # so two workers cannot both open it, and a member cannot join one that is resolving.
+    with storms.locked(rt, rule.name):
+        plan = plan_alert(rt.config, rule, alert.labels, group_key, read_facts(rt, rule, key))
+        _apply(rt, plan, alert, received_at)
+
+
+def _apply(rt: Runtime, plan: ResponsePlan, alert: Alert, received_at: float | None) -> None:
     if plan.opens:
         lifecycle.open_incident(rt, plan, alert, received_at)
+    elif plan.storm is not None:
+        storms.join(rt, plan, alert)
     else:
         _join(rt, plan, alert)
 
@@ -140,11 +161,13 @@ def _join(rt: Runtime, plan: ResponsePlan, alert: Alert) -> None:
         pipe.execute()
 
 
-def _resolve_alert(rt: Runtime, key: str, alert: Alert) -> None:
+def _resolve_alert(rt: Runtime, rule: Rule, key: str, alert: Alert) -> None:
     redis, keys = rt.redis, rt.keys
     incident_id = store.open_id(redis, keys, key)
     previous = None if incident_id is None else store.alert(redis, keys, incident_id, alert.fingerprint)
     if incident_id is None or previous is None or previous.starts_at != alert.starts_at:
+        if storms.resolve_member(rt, rule, alert):
+            return
         # Resolved before we saw it fire (reordered delivery): remember, so a late firing is ignored.
         redis.set(keys.resolved_early(alert.fingerprint, alert.starts_at), 1, ex=DEDUPE_TTL)
         return

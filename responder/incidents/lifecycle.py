@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 from redis import WatchError
 
 from responder.clock import iso
+from responder.config.durations import format_duration
 from responder.errors import IncidentNotFound
 from responder.escalation import timers
-from responder.plan import Facts, ResponsePlan, plan_resolution
+from responder.plan import Facts, ResponsePlan, is_storm_key, plan_resolution
+from responder.plan.storm import reason as storm_reason
 from responder.playbooks.runs import start_run
 from responder.scheduling import JobSpec
 from responder.store import guards, reports, runs
@@ -27,6 +29,7 @@ from responder.store.records import Alert, Event, Incident, IncidentStatus
 if TYPE_CHECKING:
     from redis.client import Pipeline
 
+    from responder.config.models import Storm
     from responder.runtime import Runtime
 
 PAGING_UPDATE = "responder.jobs.paging_update"
@@ -35,23 +38,34 @@ PAGING_UPDATE = "responder.jobs.paging_update"
 def open_incident(
     rt: Runtime, plan: ResponsePlan, alert: Alert, received_at: float | None = None
 ) -> Incident:
-    """Create the incident ``plan`` describes and start what it says: playbooks, cooldown, paging."""
+    """Create the incident ``plan`` describes and start what it says: playbooks, cooldown, paging.
+
+    A storm incident (``plan.storm``) is titled for its rule and counts ``alert`` as its first member.
+    """
     now = rt.clock()
     rule, automation = plan.rule, plan.automation
+    storm = plan.storm
+    summary = alert.annotations.get("summary") or alert.annotations.get("description") or alert.name
+    if storm is not None:
+        summary = (
+            f"{storm_reason(rule.name, storm)}: {alert.name} and every later new alert of the rule "
+            "join this incident; no playbook runs for them"
+        )
     incident = Incident(
         id=rt.new_id(12),
         key=plan.incident_key,
         rule=rule.name,
         severity=plan.severity,
         status=IncidentStatus.TRIGGERED,
-        title=alert.name,
-        summary=alert.annotations.get("summary") or alert.annotations.get("description") or alert.name,
+        title=f"Storm: {rule.name}" if storm is not None else alert.name,
+        summary=summary,
         labels=alert.labels,
         annotations=alert.annotations,
         group=plan.group,
         created_at=now,
         updated_at=now,
         generator_url=alert.generator_url or None,
+        storm_members=1 if storm is not None else 0,
     )
     keys = rt.keys
     with rt.redis.pipeline(transaction=True) as pipe:
@@ -62,8 +76,14 @@ def open_incident(
         details: dict[str, object] = {"fingerprint": alert.fingerprint}
         if received_at:
             details["received_at"] = iso(received_at)
-        opened = f"{plan.severity} incident opened by {alert.name} (rule {rule.name})"
+        kind = "storm incident" if storm is not None else "incident"
+        opened = f"{plan.severity} {kind} opened by {alert.name} (rule {rule.name})"
         store.add_event(pipe, keys, incident.id, Event(now, "incident.opened", opened, details))
+        if storm is not None:
+            _storm_started(pipe, rt, incident, alert, storm, now)
+        if plan.storm_window is not None:
+            member = incident.id if storm is None else f"{alert.fingerprint}:{alert.starts_at}"
+            guards.count_open(pipe, keys, rule.name, member, now, plan.storm_window)
         if automation.held is not None:
             held = f"playbooks not run: {automation.held} ({', '.join(automation.playbooks)})"
             store.add_event(
@@ -86,6 +106,25 @@ def open_incident(
             timers.start(pipe, rt, incident.id, rule, now)
         pipe.execute()
     return incident
+
+
+def _storm_started(
+    pipe: Pipeline, rt: Runtime, incident: Incident, alert: Alert, storm: Storm, now: float
+) -> None:
+    message = (
+        f"storm: {storm_reason(incident.rule, storm)}; this alert and every later new one of the rule "
+        "join this incident, which pages once on the rule's escalation, and no playbook runs for them"
+    )
+    details = {"max_incidents": storm.max_incidents, "per": format_duration(storm.per)}
+    store.add_event(pipe, rt.keys, incident.id, Event(now, "storm.started", message, details))
+    reports.count_rule(pipe, rt.keys, incident, "storm")
+    first = f"alert {alert.name} joined the storm (member 1)"
+    store.add_event(
+        pipe,
+        rt.keys,
+        incident.id,
+        Event(now, "storm.member", first, {"fingerprint": alert.fingerprint, "members": 1}),
+    )
 
 
 def acknowledge(rt: Runtime, incident_id: str, by: str, *, details: Mapping[str, Any] | None = None) -> bool:
@@ -119,12 +158,15 @@ def resolve(
     """
     incident = store.get(rt.redis, rt.keys, incident_id)
     rule = rt.config.rule(incident.rule)
-    alerts = store.alerts(rt.redis, rt.keys, incident_id)
+    storm = is_storm_key(incident.key)
+    # A storm's thousands of members are not read: its on_resolved playbooks do not run anyway.
+    alerts = store.alerts(rt.redis, rt.keys, incident_id) if not storm else []
 
     def on_resolved(pipe: Pipeline, now: float) -> None:
-        if rule is None or not alerts:
+        if rule is None or not (alerts or storm):
             return
-        automation = plan_resolution(rt.config, rule, Facts(paused=guards.is_paused(rt.redis, rt.keys)))
+        paused = guards.is_paused(rt.redis, rt.keys)
+        automation = plan_resolution(rt.config, rule, Facts(paused=paused), storm=storm)
         if automation.held is not None:
             held = f"on_resolved playbooks not run: {automation.held} ({', '.join(automation.playbooks)})"
             store.add_event(

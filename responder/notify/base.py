@@ -14,9 +14,11 @@ A channel turns a :class:`Message` for a team into a delivery. Every channel:
   ``channel:ts``, the first email's Message-ID, the PagerDuty dedup key), so updates
   edit, thread or reply onto it. ``None`` means nothing was delivered there yet.
 
-Results, the same for every channel: 2xx is done; 429 and 5xx (SMTP: 4xx and dropped
-connections) are retried with backoff; anything else fails at once with the server's
-answer in the message. No secret (token, routing key, password) is ever part of an
+Results, the same for every channel: 2xx is done; 5xx (SMTP: 4xx and dropped
+connections) are retried with backoff; 429 raises :class:`responder.errors.RateLimited`
+with the server's ``Retry-After``, and the delivery is re-enqueued for then
+(:mod:`responder.notify.pending`) instead of a worker sleeping; anything else fails at
+once with the server's answer in the message. No secret (token, routing key, password) is ever part of an
 error, a log line or a returned text: channels pass their secrets through
 :func:`redact` before anything leaves them.
 """
@@ -27,7 +29,9 @@ import os
 import ssl
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal, Protocol
 
 from responder import ids
 from responder.config.models import Team
@@ -38,6 +42,10 @@ Kind = Literal["open", "escalate", "ack", "resolve", "note", "step"]
 
 UPDATE_KINDS: tuple[Kind, ...] = ("ack", "resolve")
 """Kinds that change something already delivered; with nothing delivered there is nothing to update."""
+
+REACHED = ("sent", "deferred", "queued")
+"""Delivery statuses that reach (or will within seconds reach) a person: sent, or held back by a rate
+limit and sent in order once it lifts. ``skipped`` and ``failed`` reach nobody."""
 
 BODY_LIMIT = 500
 """How much of a server's answer goes into an error message."""
@@ -183,6 +191,31 @@ class Retry:
         """The wait before each retry."""
         for n in range(self.retries):
             yield min(self.backoff * (2**n), self.max_wait)
+
+
+DEFAULT_RETRY_AFTER = 5.0
+"""Seconds to wait after a 429 that did not say how long (PagerDuty's Events API does not)."""
+MAX_RETRY_AFTER = 900.0
+"""The longest wait honoured; a service asking for more is asked again then."""
+
+
+def retry_after(headers: Mapping[str, Any] | None, default: float = DEFAULT_RETRY_AFTER) -> float:
+    """Seconds a 429's ``Retry-After`` header asks for (delta-seconds; an HTTP date counts from now),
+    between 1 s and :data:`MAX_RETRY_AFTER`; ``default`` when it is absent or unreadable."""
+    value = next((v for k, v in (headers or {}).items() if str(k).lower() == "retry-after"), None)
+    if isinstance(value, list | tuple):
+        value = value[0] if value else None
+    seconds = default
+    if value is not None:
+        text = str(value).strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            try:
+                seconds = (parsedate_to_datetime(text) - datetime.now(UTC)).total_seconds()
+            except (TypeError, ValueError):
+                seconds = default
+    return min(max(seconds, 1.0), MAX_RETRY_AFTER)
 
 
 def is_retryable_status(status: int) -> bool:

@@ -9,26 +9,31 @@ it. It returns one timeline-ready record per delivery::
     {"channel": "slack", "target": "#ops", "team": "ops-team", "status": "sent", "detail": ""}
 
 ``status`` is ``sent``, ``skipped`` (the channel has no credentials, the team no
-address there, or there is nothing to update) or ``failed`` (``detail`` has the
-server's answer). A failure is a record, never an exception, so one broken channel
-does not keep the others from paging. Two teams sharing a Slack channel or a mailing
-list get one delivery.
+address there, or there is nothing to update), ``failed`` (``detail`` has the
+server's answer), ``deferred`` (rate-limited: sent by a job once the service's
+Retry-After has passed) or ``queued`` (waiting behind a deferred one to the same
+target, to keep the order; :mod:`responder.notify.pending`). A failure is a record,
+never an exception, so one broken channel does not keep the others from paging. Two
+teams sharing a Slack channel or a mailing list get one delivery.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
 
 from responder.config.loader import LoadedConfig
 from responder.config.models import Team
-from responder.errors import NotifyError
+from responder.errors import NotifyError, RateLimited
+from responder.notify import pending
 from responder.notify.base import UPDATE_KINDS, Channel, Delivery, Message, Retry, env_value, environ, redact
 from responder.notify.email import EmailChannel
 from responder.notify.pagerduty import PagerDutyChannel
+from responder.notify.pending import Later
 from responder.notify.slack import SlackChannel
 from responder.store.keys import INCIDENT_RETENTION, Keys
 
@@ -48,13 +53,31 @@ def build_channels(env: Mapping[str, str] | None = None, retry: Retry | None = N
     }
 
 
-def channels_status(env: Mapping[str, str] | None = None) -> dict[str, str | None]:
+def channels_status(
+    env: Mapping[str, str] | None = None, config: LoadedConfig | None = None
+) -> dict[str, str | None]:
     """Per channel, ``None`` when it can send, else what is missing: for ``/ready`` and ``responder check``.
 
-    Whether Slack button clicks can be verified is a separate question:
-    :func:`responder.notify.slack_interactions.configured`.
+    With ``config``, PagerDuty also needs a team with a routing key (an unset
+    ``${PD_ROUTING_KEY_...}`` leaves it empty). Whether Slack button clicks can be verified
+    is a separate question: :func:`responder.notify.slack_interactions.configured`.
     """
-    return {name: channel.configured() for name, channel in build_channels(env).items()}
+    status = {name: channel.configured() for name, channel in build_channels(env).items()}
+    keyless = config is not None and not any(team.pagerduty for team in config.responder.teams.values())
+    if keyless and status["pagerduty"] is None:
+        status["pagerduty"] = "no team has a routing key (teams.<name>.pagerduty is empty or unset)"
+    return status
+
+
+@dataclass(frozen=True)
+class _Target:
+    """One place a message goes: a channel's target for a team (the first team that has it)."""
+
+    name: str
+    channel: Channel
+    team: str
+    team_config: Team
+    target: str
 
 
 def notify(
@@ -67,67 +90,136 @@ def notify(
     *,
     registry: Mapping[str, Channel] | None = None,
     env: Mapping[str, str] | None = None,
+    later: Later | None = None,
 ) -> list[dict[str, Any]]:
     """Deliver ``message`` on ``channels`` to ``teams``; one record per (channel, target), in order.
 
-    ``registry`` replaces the channels built from ``env`` (tests use it for short retries).
-    Raises only if Redis itself fails (the caller's job is then retried).
+    A delivery the service rate-limits (429) is ``deferred``: with ``later``, it is sent by a
+    job once the service's Retry-After has passed (:mod:`responder.notify.pending`), and
+    until then later messages to that target are ``queued`` behind it; without ``later`` it
+    is ``failed``. ``registry`` replaces the channels built from ``env`` (tests use it for
+    short retries). Raises only if Redis itself fails (the caller's job is then retried).
     """
     registry = build_channels(env) if registry is None else registry
     secrets = all_secrets(registry, config, env)
-    refs_key = keys.deliveries(message.incident_id)
-    refs = {_text(k): _text(v) for k, v in redis.hgetall(refs_key).items()}
     records: list[dict[str, Any]] = []
-    seen: set[tuple[str, str]] = set()
 
     def record(channel: str, target: str, team: str, status: str, detail: str = "") -> None:
-        entry = {"channel": channel, "target": target, "team": team, "status": status}
-        entry["detail"] = redact(detail, secrets)
-        records.append(entry)
-        redis.incr(keys.counter(f"notifications:{channel}:{status}"))
-        if status == "failed":
-            # %r: the detail quotes a server's answer, and a newline in it must not forge a log line.
-            log.warning("notify %s %s to %s failed: %r", message.kind, channel, target, entry["detail"])
+        records.append(
+            record_delivery(redis, keys, message.kind, channel, target, team, status, redact(detail, secrets))
+        )
 
+    plan: list[_Target | tuple[str, str, str, str, str]] = []
+    seen: set[tuple[str, str]] = set()
     for name in channels:
         channel = registry.get(name)
         if channel is None:
-            record(name, "-", "-", "failed", f"unknown channel {name!r}; known: {', '.join(registry)}")
+            plan.append((name, "-", "-", "failed", f"unknown channel {name!r}; known: {', '.join(registry)}"))
             continue
         missing = channel.configured()
         for team in teams:
             team_config = config.responder.teams.get(team)
             if team_config is None:
-                record(name, "-", team, "failed", f"team {team!r} is not defined in responder.yaml")
+                plan.append((name, "-", team, "failed", f"team {team!r} is not defined in responder.yaml"))
                 continue
             target = channel.target(team, team_config)
             if target is None:
-                record(name, "-", team, "skipped", f"team {team} has no {name} address")
+                plan.append((name, "-", team, "skipped", f"team {team} has no {name} address"))
                 continue
             if (name, target) in seen:
                 continue
             seen.add((name, target))
             if missing:
-                record(name, target, team, "skipped", missing)
+                plan.append((name, target, team, "skipped", missing))
+            else:
+                plan.append(_Target(name, channel, team, team_config, target))
+
+    # The stored refs and which targets have deliveries waiting out a rate limit: one round trip.
+    incident_id = message.incident_id
+    sendable = [t for t in plan if isinstance(t, _Target)]
+    refs_key = keys.deliveries(incident_id)
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.hgetall(refs_key)
+        for t in sendable:
+            pipe.exists(keys.pending_deliveries(incident_id, t.name, t.target))
+        raw_refs, *waiting = pipe.execute()
+    refs = {_text(k): _text(v) for k, v in raw_refs.items()}
+    held = {(t.name, t.target) for t, w in zip(sendable, waiting, strict=True) if w}
+
+    for item in plan:
+        if not isinstance(item, _Target):
+            record(*item)
+            continue
+        name, target, team = item.name, item.target, item.team
+        if (name, target) in held and later is not None:
+            pending_key = keys.pending_deliveries(incident_id, name, target)
+            if pending.queue_behind(redis, pending_key, pending.entry(message, team, later.now)):
+                record(name, target, team, "queued", "behind a rate-limited delivery; sent in order after it")
                 continue
-            field = f"{name}:{target}"
-            ref = refs.get(field)
-            if message.kind in UPDATE_KINDS and ref is None:
-                record(name, target, team, "skipped", f"nothing was delivered to {target} for this incident")
-                continue
-            try:
-                if ref is None:
-                    delivery = _first_send(redis, refs_key, field, channel, message, team, team_config)
-                else:
-                    delivery = channel.send(message, team, team_config, ref)
-            except NotifyError as exc:
+        ref = refs.get(f"{name}:{target}")
+        if message.kind in UPDATE_KINDS and ref is None:
+            record(name, target, team, "skipped", f"nothing was delivered to {target} for this incident")
+            continue
+        try:
+            delivery = send(redis, keys, item.channel, message, team, item.team_config, ref)
+        except RateLimited as exc:
+            if later is None:
                 record(name, target, team, "failed", str(exc))
                 continue
-            except Exception as exc:
-                record(name, target, team, "failed", f"{type(exc).__name__}: {exc}")
-                continue
-            record(name, target, team, delivery.status, delivery.detail)
+            item_json = pending.entry(message, team, later.now)
+            pending.defer(redis, keys, later, incident_id, name, target, item_json, exc.retry_after)
+            record(name, target, team, "deferred", f"{exc}; sent then, and later messages there after it")
+            continue
+        except NotifyError as exc:
+            record(name, target, team, "failed", str(exc))
+            continue
+        except Exception as exc:
+            record(name, target, team, "failed", f"{type(exc).__name__}: {exc}")
+            continue
+        record(name, target, team, delivery.status, delivery.detail)
     return records
+
+
+def record_delivery(
+    redis: Redis, keys: Keys, kind: str, channel: str, target: str, team: str, status: str, detail: str
+) -> dict[str, Any]:
+    """A timeline-ready delivery record, counted (``responder_notifications``) and logged when it failed."""
+    redis.incr(keys.counter(f"notifications:{channel}:{status}"))
+    if status == "failed":
+        # %r: the detail quotes a server's answer, and a newline in it must not forge a log line.
+        log.warning("notify %s %s to %s failed: %r", kind, channel, target, detail)
+    return {"channel": channel, "target": target, "team": team, "status": status, "detail": detail}
+
+
+def send(
+    redis: Redis,
+    keys: Keys,
+    channel: Channel,
+    message: Message,
+    team: str,
+    team_config: Team,
+    ref: str | None,
+) -> Delivery:
+    """One delivery: the first to its target under a lock (remembering its ref), later ones onto the ref.
+
+    Raises what the channel raises; a :class:`RateLimited` that carries a ref (a card posted
+    before its thread line was refused) has that ref remembered first.
+    """
+    refs_key = keys.deliveries(message.incident_id)
+    field = f"{channel.name}:{channel.target(team, team_config)}"
+    try:
+        if ref is None:
+            return _first_send(redis, refs_key, field, channel, message, team, team_config)
+        return channel.send(message, team, team_config, ref)
+    except RateLimited as exc:
+        if exc.ref is not None and ref is None:
+            _remember(redis, refs_key, field, exc.ref)
+        raise
+
+
+def _remember(redis: Redis, refs_key: str, field: str, ref: str) -> None:
+    redis.hsetnx(refs_key, field, ref)
+    redis.expire(refs_key, INCIDENT_RETENTION)
 
 
 def _first_send(
@@ -150,8 +242,7 @@ def _first_send(
         ref = redis.hget(refs_key, field)
         delivery = channel.send(message, team, team_config, _text(ref) if ref is not None else None)
         if ref is None and delivery.ref:
-            redis.hsetnx(refs_key, field, delivery.ref)
-            redis.expire(refs_key, INCIDENT_RETENTION)
+            _remember(redis, refs_key, field, delivery.ref)
         return delivery
     finally:
         if held:

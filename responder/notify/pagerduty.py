@@ -14,9 +14,13 @@ notes proper need a REST API token and a user's email, credentials this service 
 not hold. A note is therefore recorded as ``skipped`` with that reason, and lives in
 the responder's timeline and the Slack thread.
 
-Retries: the ``pagerduty`` client retries 429 *without limit* by default; here 429
-and every 5xx get ``Retry.retries`` more attempts with doubling waits, network errors
-the same, and then fail with PagerDuty's answer (never the routing key).
+Retries: the ``pagerduty`` client retries 429 *without limit* by default, sleeping in
+the worker. Here a 429 gets one quick retry in the client (its only way to stop short
+of retrying forever: ``retry[429] = 0`` means "forever"), then raises
+:class:`RateLimited` and the delivery is re-enqueued for later (PagerDuty sends no
+Retry-After; :data:`responder.notify.base.DEFAULT_RETRY_AFTER` then). Every 5xx gets
+``Retry.retries`` more attempts with doubling waits, network errors the same, and then
+fails with PagerDuty's answer (never the routing key).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 import pagerduty
 
 from responder.config.models import Team
-from responder.errors import NotifyError
+from responder.errors import NotifyError, RateLimited
 from responder.notify.base import (
     Delivery,
     Message,
@@ -36,6 +40,7 @@ from responder.notify.base import (
     environ,
     http_failure,
     redact,
+    retry_after,
     ssl_context,
     truncate,
 )
@@ -93,7 +98,8 @@ class PagerDutyChannel:
         tls = ssl_context(self._env)
         client = pagerduty.EventsApiV2Client(routing_key, base_url=self.base_url, verify=tls)
         # The default retries 429 forever (and some 5xx up to 6 times): bound both.
-        client.retry = {status: self.retry.retries for status in (429, *range(500, 600))}
+        client.retry = {status: self.retry.retries for status in range(500, 600)}
+        client.retry[429] = 1
         client.max_http_attempts = self.retry.retries
         client.max_network_attempts = self.retry.retries
         # The client multiplies by sleep_timer_base (2) before each wait: the first wait is our backoff.
@@ -130,6 +136,9 @@ def failure(where: str, exc: pagerduty.Error, routing_key: str) -> NotifyError:
         text = f"{exc} ({type(cause).__name__}: {cause})" if cause is not None else str(exc)
         return NotifyError(f"{where} failed: {redact(truncate(text), [routing_key])}")
     status, body = int(exc.response.status_code), str(exc.response.text)
+    if status == 429:
+        wait = retry_after(exc.response.headers)
+        return RateLimited(f"{where}: rate limited (HTTP 429), retry after {wait:g}s", wait)
     if not 200 <= status < 300:
         return http_failure(where, status, body, [routing_key])
     # 2xx without a dedup_key: PagerDuty did not say it took the event.

@@ -6,9 +6,11 @@ escalate, ack and resolve, and post to its thread (``thread_ts``) what happened:
 escalations, acknowledgements, notes and playbook step outcomes. Resolving removes
 the buttons; acknowledging shows who did and keeps Resolve and Silence 1h.
 
-Retries: slack-sdk's ``RateLimitErrorRetryHandler`` honours 429 + Retry-After; 5xx
-and dropped connections are retried with backoff a bounded number of times; what
-still fails raises :class:`NotifyError` with Slack's answer (never the token).
+Retries: a 429 is not retried here (slack-sdk's ``RateLimitErrorRetryHandler`` would
+sleep out Retry-After inside the worker): it raises :class:`RateLimited` with Slack's
+Retry-After and the delivery is re-enqueued for then. 5xx and dropped connections are
+retried with backoff a bounded number of times; what still fails raises
+:class:`NotifyError` with Slack's answer (never the token).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.http_retry.request import HttpRequest
@@ -29,7 +31,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from responder.config.models import Team
-from responder.errors import NotifyError
+from responder.errors import NotifyError, RateLimited
 from responder.notify.base import (
     Delivery,
     Message,
@@ -38,6 +40,7 @@ from responder.notify.base import (
     environ,
     http_failure,
     redact,
+    retry_after,
     ssl_context,
     truncate,
 )
@@ -84,7 +87,6 @@ class ServerErrorRetryHandler(RetryHandler):
 def retry_handlers(retry: Retry) -> list[RetryHandler]:
     intervals = _Backoff(retry)
     return [
-        RateLimitErrorRetryHandler(max_retry_count=retry.retries),
         ServerErrorRetryHandler(max_retry_count=retry.retries, interval_calculator=intervals),
         ConnectionErrorRetryHandler(
             max_retry_count=retry.retries,
@@ -163,7 +165,10 @@ class SlackChannel:
             # A note or step outcome is posted as the card plus its line in the thread, so the
             # thread reads the same whether or not the card existed before.
             if message.kind in ("note", "step"):
-                self._reply(message, ref, target)
+                try:
+                    self._reply(message, ref, target)
+                except RateLimited as exc:
+                    raise RateLimited(str(exc), exc.retry_after, ref) from None  # the card is there
             return Delivery("slack", target, ref)
         if message.kind in ("open", "escalate", "ack", "resolve"):
             channel, ts = split_ref(ref)
@@ -212,6 +217,9 @@ class SlackChannel:
             data = exc.response.data
             body = response_body(data)
             where = f"slack: {method} to {target}"
+            if status == 429:
+                wait = retry_after(exc.response.headers)
+                raise RateLimited(f"{where}: rate limited (HTTP 429), retry after {wait:g}s", wait) from None
             if 200 <= status < 300:
                 # Slack answers most errors with 200 and {"ok": false, "error": "..."}.
                 error = data.get("error", body) if isinstance(data, dict) else body

@@ -6,5 +6,17 @@ The real path (:mod:`responder.incidents.intake`) and ``responder simulate`` bot
 
 from responder.plan.response import Automation, Facts, Page, ResponsePlan, plan_alert, plan_resolution
 from responder.plan.severity import severity_for
+from responder.plan.storm import is_storm_key, storm_key, storm_limit
 
-__all__ = ["Automation", "Facts", "Page", "ResponsePlan", "plan_alert", "plan_resolution", "severity_for"]
+__all__ = [
+    "Automation",
+    "Facts",
+    "Page",
+    "ResponsePlan",
+    "is_storm_key",
+    "plan_alert",
+    "plan_resolution",
+    "severity_for",
+    "storm_key",
+    "storm_limit",
+]

@@ -1,9 +1,10 @@
 """The response plan: for one alert and one matched rule, what happens and why.
 
 Pure: the caller reads what the plan depends on from Redis into :class:`Facts` (the
-kill switch, the incident key's cooldown, the budget used this hour) and applies the
-:class:`ResponsePlan`. ``responder simulate`` calls the same function with the facts of a
-quiet system, so what it shows is what a run does.
+kill switch, the incident key's cooldown, the budget used this hour, the rule's recent
+opens for the storm guard) and applies the :class:`ResponsePlan`. ``responder simulate``
+calls the same function with the facts of a quiet system, so what it shows is what a run
+does.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dataclasses import dataclass
 
 from responder.config.durations import format_duration
 from responder.config.loader import LoadedConfig
-from responder.config.models import Rule
+from responder.config.models import Rule, Storm
 from responder.escalation.schedule import plan as escalation_plan
 from responder.plan.severity import severity_for
+from responder.plan.storm import crosses, reason, storm_key, storm_limit
 from responder.routing.routes import describe_group, incident_key
 
 
@@ -31,6 +33,11 @@ class Facts:
     """Actions taken this hour; None when unknown (a simulation), taken as none."""
     open_incident: str | None = None
     """Id of the open incident with this key: a firing alert joins it instead of opening one."""
+    rule_opens: int = 0
+    """New incidents the rule would have opened within its storm window, before this alert
+    (those that went to the storm incident included)."""
+    storm_incident: str | None = None
+    """Id of the rule's open storm incident, if any."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,8 @@ class Automation:
     held: str | None = None
     """Why the playbooks do not run (the timeline says it), or None when they run."""
     held_kind: str | None = None
-    """The timeline kind for ``held``: ``playbook.paused``, ``playbook.cooldown`` or ``playbook.budget``."""
+    """The timeline kind for ``held``: ``playbook.paused``, ``playbook.cooldown``, ``playbook.budget``
+    or ``playbook.storm``."""
 
     @property
     def runs(self) -> bool:
@@ -71,6 +79,12 @@ class ResponsePlan:
     pages: tuple[Page, ...]
     cooldown: float
     """Seconds the incident key's playbooks will not re-run once these have started."""
+    storm_window: float | None = None
+    """Set when the alert counts toward the rule's storm guard (it would open an incident): the
+    caller records it with the open or join, kept for this many seconds."""
+    storm: Storm | None = None
+    """Set when the alert is beyond the rule's storm limit: it opens or joins the storm incident
+    (``incident_key`` is then ``<rule>:storm``), and no playbook runs for it."""
 
 
 def plan_alert(
@@ -79,10 +93,14 @@ def plan_alert(
     """The plan for a firing alert matched by ``rule``.
 
     Only an alert that opens an incident starts playbooks and paging; one that joins an
-    open incident is added to it.
+    open incident is added to it. An alert that would open one beyond the rule's storm
+    limit goes to the rule's storm incident instead (:mod:`responder.plan.storm`).
     """
     opens = facts.open_incident is None
     automation = _automation(config, rule, rule.playbooks, facts, cooldown=True)
+    limit = storm_limit(config, rule)
+    if opens and limit is not None and crosses(limit, facts.rule_opens):
+        return _storm_plan(config, rule, labels, facts, limit, automation.dry_run)
     return ResponsePlan(
         rule=rule,
         incident_key=incident_key(rule, labels, group_key),
@@ -92,11 +110,38 @@ def plan_alert(
         automation=automation if opens else Automation((), automation.dry_run),
         pages=pages(config, rule) if opens else (),
         cooldown=rule.cooldown,
+        storm_window=limit.per if opens and limit is not None else None,
     )
 
 
-def plan_resolution(config: LoadedConfig, rule: Rule, facts: Facts) -> Automation:
-    """What runs when an incident of ``rule`` resolves: its ``on_resolved`` playbooks, unless paused."""
+def _storm_plan(
+    config: LoadedConfig, rule: Rule, labels: Mapping[str, str], facts: Facts, limit: Storm, dry_run: bool
+) -> ResponsePlan:
+    opens = facts.storm_incident is None
+    held = f"storm: {reason(rule.name, limit)}; its member alerts run no playbooks"
+    names = tuple(rule.playbooks)
+    return ResponsePlan(
+        rule=rule,
+        incident_key=storm_key(rule.name),
+        group={"storm": rule.name},
+        severity=severity_for(rule, labels),
+        opens=opens,
+        automation=Automation(names, dry_run, held, "playbook.storm")
+        if opens and names
+        else Automation((), dry_run),
+        pages=pages(config, rule) if opens else (),
+        cooldown=0.0,
+        storm_window=limit.per,
+        storm=limit,
+    )
+
+
+def plan_resolution(config: LoadedConfig, rule: Rule, facts: Facts, *, storm: bool = False) -> Automation:
+    """What runs when an incident of ``rule`` resolves: its ``on_resolved`` playbooks, unless paused
+    or it is a storm incident (its members ran no playbooks, so there is nothing to undo)."""
+    if storm and rule.on_resolved:
+        held = "a storm incident's members ran no playbooks"
+        return Automation(tuple(rule.on_resolved), config.dry_run(rule), held, "playbook.storm")
     return _automation(config, rule, rule.on_resolved, facts, cooldown=False)
 
 

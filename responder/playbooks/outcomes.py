@@ -66,7 +66,7 @@ def advance(
             )
             store.add_event(pipe, keys, run.incident_id, completed)
         else:
-            enqueue_step(pipe, rt, run.id, index + 1, playbook.steps[index + 1])
+            enqueue_step(pipe, rt, run.id, index + 1, playbook.steps[index + 1], run.lane)
         pipe.execute()
     if last:
         _release(rt, run)

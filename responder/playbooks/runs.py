@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from responder.scheduling import JobSpec
+from responder.scheduling import JobSpec, Lane, step_lane
 from responder.store import incidents as store
 from responder.store import reports, runs
 from responder.store.records import Alert, Event, Incident, Run, RunStatus
@@ -32,7 +32,7 @@ def _backoff(retries: int) -> tuple[int, ...]:
     return tuple(min(2**i, 60) for i in range(retries + ABANDON_RETRIES))
 
 
-def step_job(run_id: str, index: int, step: Step) -> JobSpec:
+def step_job(run_id: str, index: int, step: Step, lane: Lane) -> JobSpec:
     return JobSpec(
         EXECUTE_STEP,
         (run_id, index),
@@ -41,11 +41,17 @@ def step_job(run_id: str, index: int, step: Step) -> JobSpec:
         result_ttl=3600,
         description=f"playbook run {run_id} step {index + 1}",
         on_failure=STEP_FAILED,
+        lane=lane,
     )
 
 
-def enqueue_step(pipe: Pipeline, rt: Runtime, run_id: str, index: int, step: Step) -> None:
-    rt.scheduler.enqueue(step_job(run_id, index, step), pipeline=pipe)
+def enqueue_step(
+    pipe: Pipeline, rt: Runtime, run_id: str, index: int, step: Step, lane: str | None = None
+) -> None:
+    """Queue step ``index`` in the run's lane (read from the run when the caller does not have it)."""
+    if lane is None:
+        lane = runs.lane(rt.redis, rt.keys, run_id) or Lane.HIGH
+    rt.scheduler.enqueue(step_job(run_id, index, step, step_lane(lane)), pipeline=pipe)
 
 
 def start_run(
@@ -59,7 +65,11 @@ def start_run(
     dry_run: bool,
     now: float,
 ) -> str:
-    """Create a run and queue its first step, in the caller's transaction. Returns the run id."""
+    """Create a run and queue its first step, in the caller's transaction. Returns the run id.
+
+    Its steps wait in the lane of the incident's severity, so a critical incident's steps go
+    before those of a storm of low ones.
+    """
     incident_id = incident.id
     run = Run(
         id=rt.new_id(16),
@@ -71,6 +81,7 @@ def start_run(
         status=RunStatus.RUNNING,
         step=0,
         created_at=now,
+        lane=step_lane(incident.severity),
     )
     runs.create(pipe, rt.keys, run)
     reports.count_rule(pipe, rt.keys, incident, "runs_started")
@@ -85,5 +96,5 @@ def start_run(
             {"run": run.id, "playbook": playbook.name},
         ),
     )
-    enqueue_step(pipe, rt, run.id, 0, playbook.steps[0])
+    enqueue_step(pipe, rt, run.id, 0, playbook.steps[0], run.lane)
     return run.id

@@ -106,3 +106,12 @@ def set_paused(redis: Redis, keys: Keys, paused: bool) -> None:
 
 def is_paused(redis: Redis, keys: Keys) -> bool:
     return bool(redis.exists(keys.paused))
+
+
+def count_open(pipe: Pipeline, keys: Keys, rule: str, member: str, now: float, window: float) -> None:
+    """Queue: ``member`` (an incident id, or an alert that joined the storm incident) is one more
+    new incident ``rule`` would have opened at ``now``; entries older than ``window`` go."""
+    key = keys.rule_opens(rule)
+    pipe.zadd(key, {member: now})
+    pipe.zremrangebyscore(key, "-inf", now - window)
+    pipe.expire(key, int(window) + 60)

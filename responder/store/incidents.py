@@ -24,6 +24,11 @@ from responder.store.records import Alert, Event, Incident, IncidentStatus
 TIMELINE_LIMIT = 2000
 """Events kept per incident; older ones are trimmed (a storm incident could otherwise grow without end)."""
 
+STORM_MEMBERS = "storm_members"
+STORM_FIRING = "storm_firing"
+"""A storm incident's count of member alerts still firing: it resolves at 0. Counted, not read from
+its alerts, because a storm holds thousands and each resolution would read them all."""
+
 _TIMES = ("created_at", "updated_at", "acknowledged_at", "resolved_at")
 _OPTIONAL = ("generator_url", "acknowledged_by", "resolved_by")
 
@@ -52,6 +57,9 @@ def _encode(incident: Incident) -> dict[Any, Any]:
         value = getattr(incident, name)
         if value is not None:
             fields[name] = value
+    if incident.storm_members:
+        fields[STORM_MEMBERS] = incident.storm_members
+        fields[STORM_FIRING] = incident.storm_members
     return fields
 
 
@@ -74,6 +82,7 @@ def _decode(raw: dict[Any, Any]) -> Incident:
         acknowledged_at=times.get("acknowledged_at"),
         resolved_at=times.get("resolved_at"),
         auto_remediated=data.get("auto_remediated") == "1",
+        storm_members=int(data.get(STORM_MEMBERS) or 0),
         **{name: data.get(name) or None for name in _OPTIONAL},
     )
 
@@ -132,6 +141,19 @@ def change_status(
 
 def touch(pipe: Pipeline, keys: Keys, incident_id: str, at: float) -> None:
     pipe.hset(keys.incident(incident_id), "updated_at", at)
+
+
+def storm_member(pipe: Pipeline, keys: Keys, incident_id: str, *, firing_before: bool) -> None:
+    """Queue: one more alert joined a storm incident (``firing_before``: its fingerprint was already
+    a firing member, replaced by a newer firing). The first result is the new member count."""
+    pipe.hincrby(keys.incident(incident_id), STORM_MEMBERS, 1)
+    if not firing_before:
+        pipe.hincrby(keys.incident(incident_id), STORM_FIRING, 1)
+
+
+def storm_member_resolved(pipe: Pipeline, keys: Keys, incident_id: str) -> None:
+    """Queue: a firing member of a storm incident resolved. The result is how many still fire."""
+    pipe.hincrby(keys.incident(incident_id), STORM_FIRING, -1)
 
 
 def put_alert(pipe: Pipeline, keys: Keys, incident_id: str, alert: Alert) -> None:

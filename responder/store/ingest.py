@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from responder.scheduling import JobSpec
+from responder.scheduling import JobSpec, Lane
 from responder.store.keys import BATCH_TTL, DEDUPE_TTL
 
 if TYPE_CHECKING:
@@ -89,6 +89,7 @@ def accept(
             timeout=600,
             retry_intervals=(1, 2, 5, 10, 30),
             result_ttl=300,
+            lane=Lane.INTAKE,
         )
         rt.scheduler.enqueue(job, pipeline=pipe)
         results = pipe.execute()

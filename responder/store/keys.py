@@ -29,8 +29,13 @@ class Keys:
 
     @property
     def queue_name(self) -> str:
-        """The RQ queue this responder's jobs go to."""
+        """The base of this responder's RQ queue names (before lanes, its only queue: workers serving
+        the last lane still drain it, so jobs queued by an older version are not stranded)."""
         return self.prefix
+
+    def lane_queue(self, lane: str) -> str:
+        """The RQ queue of one lane (see :class:`responder.scheduling.Lane`): ``<prefix>:<lane>``."""
+        return f"{self.queue_name}:{lane}"
 
     def dedupe(self, fingerprint: str, status: str, starts_at: str) -> str:
         return f"{self.prefix}:dedupe:{fingerprint}:{status}:{starts_at}"
@@ -128,6 +133,16 @@ class Keys:
     def escalation(self, incident_id: str) -> str:
         """Hash with the escalation token and level; a timer whose token differs does nothing."""
         return f"{self.prefix}:incident:{incident_id}:escalation"
+
+    def rule_opens(self, rule: str) -> str:
+        """Sorted set: what each new alert of ``rule`` would have opened (incident id, or the alert
+        that joined the storm incident instead), scored by when; trimmed to the storm window."""
+        return f"{self.prefix}:rule:{rule}:opens"
+
+    def pending_deliveries(self, incident_id: str, channel: str, target: str) -> str:
+        """List: messages for one incident and channel target waiting behind a rate-limited one, oldest
+        first; while it is not empty, new messages there join its end so they arrive in order."""
+        return f"{self.prefix}:incident:{incident_id}:pending:{channel}:{target}"
 
     def deliveries(self, incident_id: str) -> str:
         """Hash: ``channel:target`` -> ref of the first delivery (Slack ts, Message-ID, dedup key)."""

@@ -112,6 +112,8 @@ class Incident:
     resolved_by: str | None = None
     auto_remediated: bool = False
     """Resolved by automation: verified fixed, or every run completed and Alertmanager resolved it unacked."""
+    storm_members: int = 0
+    """For a storm incident (key ``<rule>:storm``): how many alerts joined it, the first included."""
 
     @property
     def open(self) -> bool:
@@ -143,6 +145,8 @@ class Incident:
                 out[f"{name}_by"] = by
         if self.status == IncidentStatus.RESOLVED:
             out["auto_remediated"] = self.auto_remediated
+        if self.storm_members:
+            out["storm"] = {"members": self.storm_members}
         return out
 
 
@@ -179,6 +183,8 @@ class Run:
     step: int
     """Index of the step it is on (or past the last when completed)."""
     created_at: float
+    lane: str = "high"
+    """The lane its step jobs wait in: its incident's severity (:func:`responder.scheduling.step_lane`)."""
     target: str | None = None
     """What the run acts on (see :func:`responder.store.guards.playbook_target`), set by its first step."""
     done: dict[int, str] = field(default_factory=dict)

@@ -34,6 +34,7 @@ def create(pipe: Pipeline, keys: Keys, run: Run) -> None:
             "status": run.status.value,
             "step": run.step,
             "created_at": run.created_at,
+            "lane": run.lane,
         },
     )
     pipe.expire(key, RUN_TTL)
@@ -61,6 +62,7 @@ def load(redis: Redis | Pipeline, keys: Keys, run_id: str) -> Run | None:
         status=RunStatus(data["status"]),
         step=int(data.get("step", 0)),
         created_at=float(data.get("created_at", 0)),
+        lane=data.get("lane", "high"),
         target=data.get("target") or None,
         done=per_step["done"],
         approved=per_step["approved"],
@@ -74,6 +76,12 @@ def of_incident(redis: Redis | Pipeline, keys: Keys, incident_id: str) -> list[R
     ids = sorted(text(i) for i in redis.smembers(keys.incident_runs(incident_id)))
     found = [load(redis, keys, run_id) for run_id in ids]
     return sorted((run for run in found if run is not None), key=lambda run: run.created_at)
+
+
+def lane(redis: Redis, keys: Keys, run_id: str) -> str | None:
+    """The lane a run's steps wait in (runs created before lanes have none)."""
+    raw = redis.hget(keys.run(run_id), "lane")
+    return None if raw is None else text(raw)
 
 
 def set_target(redis: Redis, keys: Keys, run_id: str, target: str) -> None:

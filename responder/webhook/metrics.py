@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from rq import Queue
 
 from responder.runtime import Runtime
+from responder.scheduling import LANES, queue_names
 from responder.store.codec import text
 from responder.store.reports import BUCKETS
 
@@ -39,11 +40,18 @@ class RedisCollector(Collector):
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         redis, keys = self.runtime.redis, self.runtime.keys
         try:
-            values = redis.mget([keys.counter(name) for name in _COUNTERS])
-            depth = Queue(keys.queue_name, connection=redis).count
-            open_count = redis.hlen(keys.open_incidents)
-            paused = redis.exists(keys.paused)
-            histograms = {name: redis.hgetall(keys.histogram(name)) for name in _HISTOGRAMS}
+            with redis.pipeline(transaction=False) as pipe:
+                pipe.mget([keys.counter(name) for name in _COUNTERS])
+                for name in queue_names(keys):
+                    pipe.llen(Queue.redis_queue_namespace_prefix + name)
+                pipe.hlen(keys.open_incidents)
+                pipe.exists(keys.paused)
+                for name in _HISTOGRAMS:
+                    pipe.hgetall(keys.histogram(name))
+                values, *rest = pipe.execute()
+            depths = rest[: len(queue_names(keys))]
+            open_count, paused, *stored = rest[len(queue_names(keys)) :]
+            histograms = dict(zip(_HISTOGRAMS, stored, strict=True))
         except RedisError:
             up = GaugeMetricFamily("responder_redis_up", "Whether Redis answered the scrape.")
             up.add_metric([], 0)
@@ -53,9 +61,16 @@ class RedisCollector(Collector):
             family = CounterMetricFamily(f"responder_{name}", help_text)
             family.add_metric([], float(raw or 0))
             yield family
+        depth = GaugeMetricFamily(
+            "responder_queue_depth",
+            "Jobs waiting in each lane's RQ queue (scheduled ones not counted).",
+            labels=["lane"],
+        )
+        for lane, waiting in zip(LANES, depths, strict=True):
+            depth.add_metric([lane.value], float(waiting))
+        yield depth
         for name, help_text, value in (
             ("responder_redis_up", "Whether Redis answered the scrape.", 1),
-            ("responder_queue_depth", "Jobs waiting in the responder's RQ queue.", depth),
             ("responder_incidents_open", "Incidents not yet resolved.", open_count),
             ("responder_automation_paused", "1 when the kill switch is on.", paused),
         ):

@@ -142,6 +142,42 @@ def test_simulate_shows_the_plan_without_side_effects(runtime: Runtime) -> None:
     assert runtime.redis.zcard(runtime.keys.incidents) == 0
 
 
+def test_simulate_shows_the_storm_limit_and_what_the_alert_beyond_it_does() -> None:
+    def simulate(*args: str) -> str:
+        sample = str(ROOT / "alertmanager" / "sample-alert.json")
+        result = CliRunner().invoke(main, ["simulate", "--config", str(ROOT), sample, *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    limit = (
+        "    storm guard: 25 per 10m: from new incident 26 of the rule within that window, alerts go to"
+        " incident api_quota_exhaustion:storm (it pages once; no playbooks run for them)\n"
+    )
+    assert limit in simulate()
+    assert limit in simulate("--storm-at", "25")
+    assert "    as new incident 25 within the window: opens its own incident\n" in simulate(
+        "--storm-at", "25"
+    )
+
+    crossing = simulate("--storm-at", "26")
+    assert (
+        "  rule api_quota_exhaustion -> incident api_quota_exhaustion:storm, severity critical\n" in crossing
+    )
+    assert "    as new incident 26 within the window: opens the storm incident\n" in crossing
+    assert (
+        "    playbooks not run: storm: more than 25 new incidents of rule api_quota_exhaustion within 10m;"
+        " its member alerts run no playbooks\n"
+    ) in crossing
+    assert "playbook enable_conservative_mode" not in crossing
+    assert "at +0s: level 1 -> dev-team via slack, email, pagerduty" in crossing  # the storm's one page
+
+    later = simulate("--storm-at", "27")
+    assert (
+        "as new incident 27 within the window: joins the open storm incident: no page, no playbook" in later
+    )
+    assert "level 1" not in later
+
+
 def test_simulate_reports_an_unmatched_alert(tmp_path: Path) -> None:
     payload = tmp_path / "p.json"
     payload.write_bytes(body(alert("NobodyCares")))

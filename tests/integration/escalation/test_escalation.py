@@ -245,7 +245,7 @@ def test_next_level_fires_from_another_worker_when_the_scheduler_worker_is_kille
     workers = [start_worker(env), start_worker(env)]
     try:
         holder = _wait(
-            lambda: _scheduler_holder(runtime.redis, runtime.keys.queue_name, workers),
+            lambda: _scheduler_holder(runtime.redis, runtime.keys.lane_queue("control"), workers),
             30,
             "no worker's scheduler took the lock",
         )
@@ -258,11 +258,16 @@ def test_next_level_fires_from_another_worker_when_the_scheduler_worker_is_kille
         killed = time.time()
         assert killed - opened < 8, "level 2 came due before the kill; the test proves nothing"
 
-        _wait(lambda: paging.pd_events(SECRETS.pd_key_ops), 60, "level 2 did not fire from the other worker")
-        [(_, paged_at)] = [p for p in levels(runtime, incident["id"]) if p[0] == 2]
+        # The timeline records a level once all its deliveries are done: wait for that, not the first.
+        [(_, paged_at)] = _wait(
+            lambda: [p for p in levels(runtime, incident["id"]) if p[0] == 2],
+            60,
+            "level 2 did not fire from the other worker",
+        )
         assert paged_at >= opened + 8
+        assert len(paging.pd_events(SECRETS.pd_key_ops)) == 1
         survivor = workers[1 - holder]
-        assert _scheduler_holder(runtime.redis, runtime.keys.queue_name, [survivor]) == 0
+        assert _scheduler_holder(runtime.redis, runtime.keys.lane_queue("control"), [survivor]) == 0
     finally:
         for process in workers:
             _stop(process)

@@ -12,8 +12,8 @@ import pytest
 import trustme
 
 from responder.config.models import Team
-from responder.errors import NotifyError
-from responder.notify.base import Kind, Message
+from responder.errors import NotifyError, RateLimited
+from responder.notify.base import DEFAULT_RETRY_AFTER, Kind, Message
 from responder.notify.pagerduty import NOTES_UNSUPPORTED, PagerDutyChannel
 from responder.store.records import Incident
 from tests.fakes.notify_env import FAST_RETRY, PUBLIC_URL, SECRETS
@@ -113,16 +113,19 @@ def test_a_note_is_skipped_with_the_reason_and_sends_nothing(
     assert pagerduty.requests == []
 
 
-def test_rate_limiting_is_retried_a_bounded_number_of_times(
+def test_rate_limiting_is_retried_once_then_handed_back_to_be_re_enqueued(
     pagerduty: FakePagerDuty, env: dict[str, str], incident: Incident
 ) -> None:
-    # The library's default would retry a 429 forever and hold the worker; ours gives up.
+    # The library's default would retry a 429 forever, sleeping in the worker; ours asks twice and
+    # raises, so the delivery is retried by a job later (PagerDuty sends no Retry-After: a default).
     pagerduty.answer_always(
         429, {"status": "throttled", "message": "Requests for this service are throttled"}
     )
-    with pytest.raises(NotifyError, match=r"HTTP 429 \(still failing after retries\): .*throttled"):
+    with pytest.raises(RateLimited) as limited:
         channel(env).send(message(incident), "dev-team", DEV, None)
-    assert len(pagerduty.requests) == FAST_RETRY.attempts
+    assert str(limited.value) == "pagerduty: open for dev-team: rate limited (HTTP 429), retry after 5s"
+    assert limited.value.retry_after == DEFAULT_RETRY_AFTER
+    assert len(pagerduty.requests) == 2
 
 
 def test_rate_limited_once_then_delivered_once(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
 import traceback
 from typing import Any
 
 import pytest
 
 from responder.config.models import Team
-from responder.errors import NotifyError
+from responder.errors import NotifyError, RateLimited
 from responder.notify.base import Approval, Kind, Message
 from responder.notify.slack import SlackChannel
 from responder.store.records import Incident
@@ -154,17 +153,33 @@ def test_notes_and_step_outcomes_go_to_the_thread_with_approve_for_approval_step
     assert all(r.body.get("thread_ts") == card.ts for r in slack.calls("chat.postMessage")[1:])
 
 
-def test_rate_limited_once_then_delivered_exactly_once(
+def test_a_429_raises_rate_limited_with_retry_after_instead_of_sleeping(
     slack: FakeSlack, env: dict[str, str], incident: Incident
 ) -> None:
-    slack.rate_limit_next(retry_after=1)
-    started = time.monotonic()
-    delivery = channel(env).send(message(incident), "ops-team", OPS, None)
+    slack.rate_limit_next(retry_after=30)
+    ch = channel(env)
+    with pytest.raises(RateLimited) as limited:
+        ch.send(message(incident), "ops-team", OPS, None)
 
-    assert time.monotonic() - started >= 1.0  # Retry-After was honoured
-    assert len(slack.calls("chat.postMessage")) == 2
+    assert limited.value.retry_after == 30.0 and limited.value.ref is None
+    assert str(limited.value) == "slack: chat.postMessage to #ops: rate limited (HTTP 429), retry after 30s"
+    assert len(slack.calls("chat.postMessage")) == 1  # asked once, not again after sleeping 30 s
+    # The retry (what the re-enqueued job does) posts the card once.
+    delivery = ch.send(message(incident), "ops-team", OPS, None)
     [card] = slack.cards("#ops")
     assert delivery.ref == f"{card.channel}:{card.ts}"
+
+
+def test_a_note_whose_thread_line_is_rate_limited_keeps_the_card_it_posted(
+    slack: FakeSlack, env: dict[str, str], incident: Incident
+) -> None:
+    slack.answer_next(200, {"ok": True, "channel": "C00000002", "ts": "1700000099.000001"})
+    slack.rate_limit_next(retry_after=1)
+    with pytest.raises(RateLimited) as limited:
+        channel(env).send(message(incident, "note", text="Workers restarted"), "ops-team", OPS, None)
+
+    # The retry edits onto this card instead of posting a second one.
+    assert limited.value.ref == "C00000002:1700000099.000001"
 
 
 def test_channel_not_found_fails_with_slacks_error(

@@ -50,7 +50,9 @@ def test_the_config_maps_hold_every_config_file_unchanged(rendered: list[dict[st
     }
 
 
-@pytest.mark.parametrize("deployment", ["alert-responder-web", "alert-responder-worker"])
+@pytest.mark.parametrize(
+    "deployment", ["alert-responder-web", "alert-responder-worker", "alert-responder-control-worker"]
+)
 def test_pods_see_a_config_directory_that_loads(
     rendered: list[dict[str, Any]], deployment: str, tmp_path: Path
 ) -> None:
@@ -87,3 +89,16 @@ def test_pods_see_a_config_directory_that_loads(
 def test_the_manifests_are_valid_kubernetes(rendered: list[dict[str, Any]]) -> None:
     for doc in rendered:
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_a_control_lane_worker_runs_beside_the_general_ones(rendered: list[dict[str, Any]]) -> None:
+    # A long step can hold up a page only where every worker serves steps (docs/operations.md, Lanes).
+    args = {
+        doc["metadata"]["name"]: doc["spec"]["template"]["spec"]["containers"][0]["args"]
+        for doc in rendered
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] != "alert-responder-web"
+    }
+    assert args == {
+        "alert-responder-worker": ["worker"],
+        "alert-responder-control-worker": ["worker", "--lanes", "control"],
+    }

@@ -44,7 +44,7 @@ def test_an_installed_wheel_runs_on_the_default_config_from_any_directory(tmp_pa
     [site_packages] = (venv / "lib").glob("python3*/site-packages")
     defaults = site_packages / "responder" / "defaults"
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"ok: 8 rules, 11 playbooks, 3 teams, 7 flags in {defaults}\n"
+    assert done.stdout.splitlines()[0] == f"ok: 8 rules, 11 playbooks, 3 teams, 7 flags in {defaults}"
     assert f"config: {defaults} (built-in defaults: no responder.yaml in the current directory)" in (
         done.stderr.splitlines()
     )

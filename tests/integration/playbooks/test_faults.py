@@ -16,15 +16,16 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 from redis import Redis
-from rq import Queue
 from werkzeug import Request, Response
 
 from responder import runtime as runtime_mod
 from responder.runtime import Runtime
+from responder.scheduling import LANES, queue_names
 from responder.store import flags
 from responder.store.keys import Keys
 from responder.up import start_redis
 from responder.webhook.app import create_app
+from tests.fakes.smtp import SmtpServer
 from tests.helpers import (
     InProcessWorker,
     alert,
@@ -32,6 +33,7 @@ from tests.helpers import (
     drain,
     incidents_of,
     kill_process_tree,
+    lane_queues,
     start_worker,
     timeline_of,
 )
@@ -150,7 +152,7 @@ def test_webhook_answers_503_when_redis_is_down_and_writes_nothing(
     try:
         assert list(redis.scan_iter(f"{keys.prefix}:dedupe:*")) == []
         assert list(redis.scan_iter(f"{keys.prefix}:batch:*")) == []
-        assert redis.llen(f"rq:queue:{keys.queue_name}") == 0
+        assert [redis.llen(f"rq:queue:{name}") for name in queue_names(keys)] == [0] * len(LANES)
         # Alertmanager's retry is then accepted in full.
         retry = client.post("/webhook/alertmanager", data=body(alert("APIQuotaExhaustion")))
         assert retry.status_code == 200
@@ -179,15 +181,23 @@ steps:
 
 
 @pytest.fixture
-def counted(config_dir: Path) -> Path:
-    """A rule whose playbook's condition compares a label with a number (a string > an int raises)."""
+def counted(config_dir: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A rule whose playbook's condition compares a label with a number (a string > an int raises),
+    paging by email through a real SMTP server (a page nobody receives is recorded as unreached)."""
+    for name, value in {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_STARTTLS": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("EMAIL_FROM", "Alert Responder <responder@example.com>")
     (config_dir / "rules" / "20-counted.yaml").write_text(COUNTED_RULE)
     (config_dir / "playbooks" / "throttle_when_busy.yaml").write_text(COUNTED_PLAYBOOK)
     return config_dir
 
 
 def test_a_condition_that_raises_on_label_data_fails_the_step_and_pages(
-    counted: Path, runtime: Runtime
+    counted: Path, smtp: SmtpServer, runtime: Runtime
 ) -> None:
     client = create_app(runtime).test_client()
     client.post("/webhook/alertmanager", data=body(alert("Counted", count="abc", instance="a")))
@@ -201,6 +211,14 @@ def test_a_condition_that_raises_on_label_data_fails_the_step_and_pages(
     # People are paged at once with the reason (the next level not yet paged).
     paged = [e for e in events(runtime, "escalation.level") if "could not be evaluated" in e["message"]]
     assert len(paged) == 1
+    told = [
+        m for m in smtp.received if "could not be evaluated" in m.message.get_body(("plain",)).get_content()
+    ]
+    assert sorted(tuple(m.rcpt_tos) for m in told) == [
+        ("dev@example.com",),
+        ("dev@example.com",),
+        ("ops@example.com",),
+    ]
     assert flags.get(runtime.redis, runtime.keys, "retryAttempts") == 3
     # The run ended and let go of its target: the next alert's run acts (and fails the same way).
     client.post(
@@ -222,8 +240,7 @@ def test_a_step_job_that_keeps_failing_unexpectedly_ends_its_run_and_pages(
 ) -> None:
     client = create_app(runtime).test_client()
     client.post("/webhook/alertmanager", data=body(alert("Counted", count="9", instance="a")))
-    queue = Queue(runtime.keys.queue_name, connection=runtime.redis)
-    InProcessWorker([queue], connection=runtime.redis).work(burst=True, max_jobs=1)  # opens the incident
+    InProcessWorker(lane_queues(runtime), connection=runtime.redis).work(burst=True, max_jobs=1)  # opens it
     [run_key] = list(runtime.redis.scan_iter(f"{runtime.keys.prefix}:run:*"))
     runtime.redis.hset(run_key, "alert", "{not json")  # the run's record no longer reads
     drain(runtime, timeout=120)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
-from rq import Queue
 
 from responder.runtime import Runtime
 from responder.store import flags
 from responder.webhook.app import create_app
-from tests.helpers import InProcessWorker, advance, alert, body, drain, incidents_of, timeline_of
+from tests.fakes.notify_env import SECRETS
+from tests.fakes.slack import FakeSlack
+from tests.helpers import InProcessWorker, advance, alert, body, drain, incidents_of, lane_queues, timeline_of
 
 
 def client_for(runtime: Runtime) -> FlaskClient:
@@ -53,8 +55,7 @@ def test_pause_mid_run_stops_the_remaining_steps(runtime: Runtime) -> None:
     client = client_for(runtime)
     post(client, alert("APIQuotaExhaustion"))
     # Open the incident and start the runs, then pull the kill switch before the steps run.
-    queue = Queue(runtime.keys.queue_name, connection=runtime.redis)
-    InProcessWorker([queue], connection=runtime.redis).work(burst=True, max_jobs=1)
+    InProcessWorker(lane_queues(runtime), connection=runtime.redis).work(burst=True, max_jobs=1)
     client.post("/api/automation/pause")
     drain(runtime)
 
@@ -137,8 +138,13 @@ def test_cooldown_keeps_playbooks_from_rerunning_for_the_same_incident_key(
     assert flags.get(runtime.redis, runtime.keys, "nonCriticalProcessing") == {"enabled": True}
 
 
-def test_action_budget_stops_automation_and_escalates(runtime: Runtime, config_dir: Path) -> None:
+def test_action_budget_stops_automation_and_escalates(
+    runtime: Runtime, config_dir: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", SECRETS.slack_token)
+    monkeypatch.setenv("SLACK_API_URL", slack.api_url)
     edit(config_dir / "responder.yaml", "  max_actions_per_hour: 100", "  max_actions_per_hour: 2")
+    edit(config_dir / "responder.yaml", 'dev-team: {slack: "#dev"', 'dev-team: {slack: "#embedding-dev"')
     edit(
         config_dir / "rules" / "10-rules.yaml",
         "  severity: critical\n",
@@ -158,6 +164,12 @@ def test_action_budget_stops_automation_and_escalates(runtime: Runtime, config_d
     # Level 1 on open, then level 2 at once because automation stopped.
     assert levels[0].startswith("level 1: paged dev-team via slack (incident opened)")
     assert levels[1].startswith("level 2: paged dev-team, ops-team via slack (automation budget exhausted")
+    # In Slack: dev-team's card moved to level 2 with the reason in its thread; ops-team got its card.
+    [dev_card], [ops_card] = slack.cards("#embedding-dev"), slack.cards("#ops")
+    assert [r.text.split(":")[0] for r in dev_card.replies] == [
+        "automation budget exhausted (2 actions/hour)"
+    ]
+    assert {"type": "mrkdwn", "text": "*Level*\n2"} in ops_card.blocks[2]["fields"]
 
 
 def test_one_run_of_a_playbook_at_a_time(runtime: Runtime, config_dir: Path) -> None:

@@ -96,7 +96,7 @@ def test_only_new_alerts_are_queued_for_processing(redis: Redis, keys: Keys) -> 
     queued = [json.loads(doc) for doc in redis.lrange(keys.batch(result.batch_id), 0, -1)]
     assert [doc["alert"]["fingerprint"] for doc in queued] == ["fp9"]
     assert queued[0]["groupKey"] == GROUP
-    job_ids = Queue(keys.queue_name, connection=redis).job_ids
+    job_ids = Queue(keys.lane_queue("intake"), connection=redis).job_ids
     assert f"{keys.prefix}-batch-{result.batch_id}" in job_ids
 
 

@@ -19,12 +19,11 @@ import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from responder.runtime import Runtime
 from responder.webhook.app import create_app
-from tests.helpers import drain
+from tests.helpers import drain, lane_queues
 
 EXAMPLES = 200
 TOKEN = "fuzz-webhook-token"
@@ -150,8 +149,11 @@ def test_no_webhook_body_makes_a_5xx_or_a_failing_job(client: FlaskClient, runti
 
     assert answers.get(200, 0) > 0 and answers.get(400, 0) > 0  # the fuzzing reached both sides of the parser
     drain(runtime, timeout=120)
-    queue = Queue(runtime.keys.queue_name, connection=runtime.redis)
-    failed = [queue.fetch_job(job_id) for job_id in FailedJobRegistry(queue=queue).get_job_ids()]
+    failed = [
+        queue.fetch_job(job_id)
+        for queue in lane_queues(runtime)
+        for job_id in FailedJobRegistry(queue=queue).get_job_ids()
+    ]
     assert [(job.description, job.latest_result()) for job in failed if job is not None] == []
 
 

@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 
 import pytest
 from flask.testing import FlaskClient
-from rq import Queue
 
 from responder.runtime import Runtime
 from responder.webhook.app import create_app
+from tests.helpers import queued
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 FORM = "application/x-www-form-urlencoded"
@@ -43,10 +43,6 @@ def click(action_id: str = "ack", value: str = "0123456789ab") -> dict[str, Any]
         "user": {"id": "U0ALICE", "username": "alice"},
         "actions": [{"action_id": action_id, "value": value, "type": "button"}],
     }
-
-
-def queued(runtime: Runtime) -> int:
-    return Queue(runtime.keys.queue_name, connection=runtime.redis).count
 
 
 def post(client: FlaskClient, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:

@@ -18,14 +18,13 @@ from pathlib import Path
 import pytest
 import requests
 from flask.testing import FlaskClient
-from rq import Queue
 
 from responder.runtime import Runtime
 from responder.store import guards as safety
 from responder.up import free_port
 from responder.webhook.app import create_app
 from responder.webhook.guard import served
-from tests.helpers import alert, body
+from tests.helpers import alert, body, queued
 
 BIND = "127.0.0.1:8080"
 JSON = "application/json"
@@ -34,10 +33,6 @@ JSON = "application/json"
 @pytest.fixture
 def client(runtime: Runtime) -> FlaskClient:
     return create_app(runtime, bind=BIND).test_client()
-
-
-def queued(runtime: Runtime) -> int:
-    return Queue(runtime.keys.queue_name, connection=runtime.redis).count
 
 
 # --- the rules, through the app -----------------------------------------------------------------

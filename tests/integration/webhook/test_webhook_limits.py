@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from redis import Redis
-from rq import Queue
 from werkzeug.test import TestResponse
 
 from responder.errors import ConfigError
 from responder.runtime import Runtime
 from responder.webhook.app import create_app
-from tests.helpers import alert, body, drain, payload
+from tests.helpers import alert, body, drain, payload, queued
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -35,8 +34,8 @@ def stored(runtime: Runtime) -> list[str]:
     """Every Redis key this responder owns, and the jobs queued: unchanged when a request left nothing."""
     redis: Redis = runtime.redis
     found = sorted(k.decode() for k in redis.scan_iter(f"{runtime.keys.prefix}:*", count=1000))
-    queued = Queue(runtime.keys.queue_name, connection=redis).count
-    return found + [f"{queued} queued jobs"] * bool(queued)
+    waiting = queued(runtime)
+    return found + [f"{waiting} queued jobs"] * bool(waiting)
 
 
 # --- truncatedAlerts --------------------------------------------------------------------------

@@ -128,6 +128,8 @@ CASES: dict[str, list[str]] = {
         'responder.yaml:17: access.slack.team_id: "acme-corp" is not a Slack workspace id'
         " (T followed by capitals and digits)"
     ],
+    "bad_storm": [f"{RULES}:8: [0].storm.max_incidents: Input should be greater than or equal to 1 (got 0)"],
+    "storm_not_a_mapping": [f"{RULES}:8: [0].storm: storm is {{max_incidents: N, per: DURATION}} or off"],
     "wrong_type_retries": [
         f"{PLAYBOOK}:5: steps[0].retries:"
         " Input should be a valid integer, unable to parse string as an integer (got 'three')"
@@ -159,12 +161,24 @@ def test_check_prints_the_exact_error_and_exits_1(case: str) -> None:
     assert result.exit_code == 1
 
 
-def test_check_on_valid_config_prints_one_summary_line_and_exits_0() -> None:
-    directory = TESTDATA / "config" / "basic"
+def test_check_on_valid_config_prints_a_summary_and_each_rules_storm_limit_and_exits_0(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "config"
+    shutil.copytree(TESTDATA / "config" / "basic", directory)
+    with (directory / "rules" / "10-rules.yaml").open("a") as rules:
+        rules.write("  storm: {max_incidents: 50, per: 5m}\n")  # the last rule, templated
+    (directory / "rules" / "20-calm.yaml").write_text(
+        "- {name: calm, matchers: ['alertname = \"Calm\"'], storm: off}\n"
+    )
 
     result = check(directory)
 
-    assert result.stdout.splitlines() == [f"ok: 4 rules, 6 playbooks, 2 teams, 4 flags in {directory}"]
+    assert result.stdout.splitlines() == [
+        f"ok: 5 rules, 6 playbooks, 2 teams, 4 flags in {directory}",
+        "storm guard (new incidents per rule, then one storm incident): 25 per 10m: api_quota_exhaustion,"
+        " flaky, slow; 50 per 5m: templated; off: calm",
+    ]
     assert result.exit_code == 0
 
 
