@@ -34,6 +34,7 @@ from werkzeug.serving import make_server
 from responder import runtime as runtime_mod
 from responder.incidents import lifecycle
 from responder.runtime import Runtime
+from responder.scheduling import queue_names
 from responder.store import incidents
 from responder.up import free_port
 from responder.webhook.app import create_app
@@ -113,16 +114,40 @@ def config_copy(into: Path) -> Path:
     return target
 
 
-def alert(name: str, severity: str, summary: str, status: str = "firing", **labels: str) -> dict[str, Any]:
+def alert(
+    name: str, severity: str, summary: str, status: str = "firing", *, day: int = 0, **labels: str
+) -> dict[str, Any]:
+    """An alert; ``day`` tells apart the same alert firing on different days."""
     return {
         "status": status,
         "labels": {"alertname": name, "severity": severity, "namespace": "embedding", **labels},
         "annotations": {"summary": summary},
-        "startsAt": "2026-11-28T02:00:00Z",
-        "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-11-28T02:40:00Z",
+        "startsAt": f"2026-11-{day % 28 + 1:02d}T{day // 28 % 24:02d}:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else f"2026-11-{day % 28 + 1:02d}T23:40:00Z",
         "generatorURL": f"http://prometheus:9090/graph?g0.expr={name}",
-        "fingerprint": f"{abs(hash(name)) % 10**16:016x}",
+        "fingerprint": f"{abs(hash((name, day))) % 10**16:016x}",
     }
+
+
+def week_before(rt: Runtime, clock: Clock, client: FlaskClient, now: float) -> None:
+    """A few incidents a day over the past six days, for the report's chart: quota alerts that the
+    playbooks fixed (resolved unacknowledged), and error-rate alerts that people took."""
+    for day in range(6, 0, -1):
+        for n in range(day % 3 + 1):
+            clock.at = now - day * 86400 + n * 3600
+            quota = alert(
+                "APIQuotaExhaustion", "critical", "API quota at 93% of the hourly limit", day=day * 10 + n
+            )
+            post(client, rt, quota)
+            clock.at += 12 * 60
+            post(client, rt, {**quota, "status": "resolved"})
+        clock.at = now - day * 86400 + 5 * 3600
+        errors = alert("SystemErrorRateHigh", "critical", "5xx rate 12% over 5 minutes", day=day)
+        post(client, rt, errors)
+        clock.at += 3 * 60
+        lifecycle.acknowledge(rt, newest(rt, "SystemErrorRateHigh"), "bob")
+        clock.at += 40 * 60
+        post(client, rt, {**errors, "status": "resolved"})
 
 
 def post(client: FlaskClient, rt: Runtime, *alerts: dict[str, Any]) -> None:
@@ -143,16 +168,17 @@ def post(client: FlaskClient, rt: Runtime, *alerts: dict[str, Any]) -> None:
 
 
 def work(rt: Runtime) -> None:
-    """Run what is queued now (timers due later stay scheduled)."""
-    queue = Queue(rt.keys.queue_name, connection=rt.redis)
-    registry = ScheduledJobRegistry(queue=queue)
-    for job_id in registry.get_jobs_to_schedule(rt.clock()):
-        job = queue.fetch_job(job_id)
-        registry.remove(job_id)
-        if job is not None:
-            queue._enqueue_job(job)
-    if queue.count:
-        Worker([queue], connection=rt.redis).work(burst=True, logging_level="WARNING")
+    """Run what is queued now, lane by lane (timers due later stay scheduled)."""
+    queues = [Queue(name, connection=rt.redis) for name in queue_names(rt.keys)]
+    for queue in queues:
+        registry = ScheduledJobRegistry(queue=queue)
+        for job_id in registry.get_jobs_to_schedule(rt.clock()):
+            job = queue.fetch_job(job_id)
+            registry.remove(job_id)
+            if job is not None:
+                queue._enqueue_job(job)
+    while any(queue.count for queue in queues):
+        Worker(queues, connection=rt.redis).work(burst=True, logging_level="WARNING")
 
 
 def newest(rt: Runtime, title: str) -> str:
@@ -160,8 +186,10 @@ def newest(rt: Runtime, title: str) -> str:
 
 
 def history(rt: Runtime, clock: Clock, client: FlaskClient) -> str:
-    """Incidents over the last hour; returns the id of the one to picture on its own."""
+    """Incidents over the last hour (and the week before, for the report); returns the id of the one
+    to picture on its own."""
     now = clock.at
+    week_before(rt, clock, client, now)
     clock.at = now - 95 * 60
     post(client, rt, alert("EmbeddingSuccessRateLow", "high", "Embedding success rate at 91% (< 95%)"))
     clock.at = now - 70 * 60
@@ -227,6 +255,7 @@ def take(base: str, out: Path, incident_id: str) -> None:
                 shoot(page, base + f"/ui/incidents/{incident_id}", out / "incident.png")
                 shoot(page, base + "/ui/flags", out / "flags.png")
                 shoot(page, base + "/ui/automation", out / "automation.png")
+                shoot(page, base + "/ui/report?since=7d", out / "report.png")
             context.close()
         browser.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from responder.dashboard import data
+from responder.dashboard import data, reporting
 from responder.dashboard import incident as incident_view
 from responder.dashboard.blueprint import bp, page, runtime
 from responder.ids import is_incident_id
@@ -47,6 +47,15 @@ def automation() -> tuple[str, int]:
 @bp.get("/ui/config")
 def config() -> tuple[str, int]:
     return page("config.html", view=data.config_page(runtime()))
+
+
+@bp.get("/ui/report")
+def report() -> tuple[str, int]:
+    since = request.args.get("since", "7d")
+    compare = request.args.get("compare") in ("1", "on", "true")
+    return page(
+        "report.html", view=reporting.report_page(runtime(), since, compare), windows=reporting.WINDOWS
+    )
 
 
 @bp.route("/ui/<path:rest>", methods=["GET", "POST"])

@@ -180,3 +180,23 @@ def change_percent(current: Mapping[str, Any], previous: Mapping[str, Any]) -> d
             out[f"{figure}.{stat}"] = pct(current[figure][stat], previous[figure][stat])
     out["auto_remediated_share"] = pct(current["auto_remediated_share"], previous["auto_remediated_share"])
     return out
+
+
+def daily(redis: Redis, keys: Keys, days: int, now: float) -> list[dict[str, Any]]:
+    """Incidents opened per UTC day for the last ``days`` days (today last), and how many of them
+    automation fixed: the report page's chart."""
+    today = int(now // 86400)
+    first_hour = (today - days + 1) * 24
+    with redis.pipeline(transaction=False) as pipe:
+        for hour in range(first_hour, (today + 1) * 24):
+            pipe.hmget(keys.report_hour(hour), ["opened", "auto_remediated"])
+        counts = pipe.execute()
+    out = []
+    for day in range(days):
+        hours = counts[day * 24 : (day + 1) * 24]
+        opened = sum(int(o or 0) for o, _ in hours)
+        fixed = sum(int(a or 0) for _, a in hours)
+        out.append(
+            {"day": iso((today - days + 1 + day) * 86400)[:10], "opened": opened, "auto_remediated": fixed}
+        )
+    return out
