@@ -17,7 +17,7 @@ import click
 from click.core import ParameterSource
 
 from responder.config.loader import choose_directory
-from responder.errors import ConfigError
+from responder.errors import ConfigError, RedisUrlError
 
 API_URL = "http://127.0.0.1:8080"
 
@@ -130,7 +130,7 @@ def serve(config: str | None, bind: str, workers: int, allow_unauthenticated: bo
         raise click.UsageError(f"{' and '.join(missing)} not set: set them, or pass --allow-unauthenticated")
     try:
         serve_app(_config_dir(config), bind, workers, webhook_token, api_token)
-    except ConfigError as exc:
+    except (ConfigError, RedisUrlError) as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
 
@@ -138,7 +138,12 @@ def serve(config: str | None, bind: str, workers: int, allow_unauthenticated: bo
 @main.command()
 @config_option
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty (tests).")
-def worker(config: str | None, burst: bool) -> None:
+@click.option(
+    "--health-port",
+    type=click.IntRange(1, 65535),
+    help="Serve /health (the worker's heartbeat is fresh) and /ready (Redis answers) on this port.",
+)
+def worker(config: str | None, burst: bool, health_port: int | None) -> None:
     """An RQ worker with the scheduler (escalation timers, retries)."""
     from responder import runtime as rt
     from responder import worker as worker_mod
@@ -149,10 +154,10 @@ def worker(config: str | None, burst: bool) -> None:
     try:
         # Built once, before the first job: every job of this process uses it.
         current = rt.current()
-    except ConfigError as exc:
+    except (ConfigError, RedisUrlError) as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    worker_mod.run(current, burst=burst)
+    worker_mod.run(current, burst=burst, health_port=health_port)
 
 
 @main.command()

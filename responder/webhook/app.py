@@ -10,6 +10,7 @@ from flask.json.provider import DefaultJSONProvider
 from pydantic_core import from_json
 
 from responder.runtime import Runtime
+from responder.store import connection
 from responder.webhook import alertmanager, api, errors, guard, health, keepalive, metrics, slack
 from responder.webhook.limits import Limits
 from responder.webhook.state import WebState
@@ -49,7 +50,11 @@ def create_app(
     )
     app.json = JSONProvider(app)
     app.extensions["responder"] = WebState(
-        runtime, webhook_token, api_token, limits=limits if limits is not None else Limits.from_env()
+        runtime,
+        webhook_token,
+        api_token,
+        limits=limits if limits is not None else Limits.from_env(),
+        wait_replicas=connection.wait_replicas(),
     )
     errors.register(app)
     keepalive.install(app)
