@@ -2,7 +2,9 @@
 
 Fields: the run's identity (``id``, ``incident_id``, ``playbook``, ``alert``, ``trigger``,
 ``dry_run``, ``created_at``), where it is (``status``, ``step``, ``target``), and per step
-``done:<i>`` (outcome), ``approved:<i>`` (who) and ``failures:<i>`` (attempts that failed).
+``done:<i>`` (outcome), ``approved:<i>`` (who) and ``failures:<i>`` (attempts that failed), and
+``job``, the id of the RQ job last queued for it. Runs that queued a job are listed in
+``keys.active_runs`` until the workers' sweep finds them finished.
 """
 
 from __future__ import annotations
@@ -63,6 +65,24 @@ def load(redis: Redis, keys: Keys, run_id: str) -> Run | None:
         approved=per_step["approved"],
         failures={i: int(n) for i, n in per_step["failures"].items()},
     )
+
+
+def track_step_job(pipe: Pipeline, keys: Keys, run_id: str, job_id: str) -> None:
+    """Note the job queued for the run's current step (in the caller's transaction)."""
+    pipe.hset(keys.run(run_id), "job", job_id)
+    pipe.sadd(keys.active_runs, run_id)
+
+
+def step_jobs(redis: Redis, keys: Keys, run_ids: list[str]) -> list[tuple[str | None, int, str | None]]:
+    """(status, step, job id) of each run; status None when the run no longer exists."""
+    with redis.pipeline(transaction=False) as pipe:
+        for run_id in run_ids:
+            pipe.hmget(keys.run(run_id), ["status", "step", "job"])
+        rows = pipe.execute()
+    out: list[tuple[str | None, int, str | None]] = []
+    for status, step, job in rows:
+        out.append((text(status) if status else None, int(step or 0), text(job) if job else None))
+    return out
 
 
 def set_target(redis: Redis, keys: Keys, run_id: str, target: str) -> None:
