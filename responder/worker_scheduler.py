@@ -10,6 +10,8 @@ Ours is RQ's own scheduler class, with its locking, heartbeat and hand-over inta
 in a thread on the worker's own client: it follows a failover exactly as the worker
 does (same pool, same Sentinel), and when Redis is unreachable it waits and starts
 again by itself within a second or two of Redis answering, instead of exiting.
+:class:`ThreadSchedulingWorker` is the worker side: it starts and stops that thread, and
+frees the lock of a scheduler that stopped heartbeating so a live one takes over.
 """
 
 from __future__ import annotations
