@@ -27,11 +27,12 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from redis import Redis
 from redis.backoff import EqualJitterBackoff, NoBackoff
+from redis.connection import SSLConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MasterDownError, ReadOnlyError, RedisError, ResponseError, TryAgainError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from responder.errors import RedisUrlError
 
@@ -252,9 +253,15 @@ WEB = Patience(
 )
 """Answer 503 within about a second when Redis is down, but ride over one dropped connection."""
 WORKER = Patience(
-    retries=6, backoff_base=0.2, backoff_cap=2, socket_timeout=10, connect_timeout=2, health_check_interval=10
+    retries=10,
+    backoff_base=0.1,
+    backoff_cap=1,
+    socket_timeout=10,
+    connect_timeout=2,
+    health_check_interval=10,
 )
-"""Ride over a restart (5-9 s of retries) inside a job; longer outages hand the job back."""
+"""Ride over a restart (5-8 s of retries, a try at least every second) inside a job; longer outages
+hand the job back."""
 PROBE = Patience(
     retries=0, backoff_base=0, backoff_cap=0, socket_timeout=1, connect_timeout=1, health_check_interval=0
 )
@@ -318,8 +325,33 @@ def connect(
         },
     )
     assert target.service is not None
-    client: Redis = sentinels.master_for(target.service, redis_class=Redis, ssl=target.tls, **node)
+    client: Redis = sentinels.master_for(
+        target.service,
+        redis_class=Redis,
+        connection_class=FollowingSSLConnection if target.tls else FollowingConnection,
+        **node,
+    )
     return client
+
+
+class FollowingConnection(SentinelManagedConnection):
+    """A Sentinel-managed connection that, when a command is retried on it after it dropped, asks
+    Sentinel where the primary is now.
+
+    redis-py's send path reconnects a dropped connection to the address it last had, not
+    through the Sentinel lookup its ``connect()`` does; after a failover each retry of the
+    command in flight then hits the dead primary until the retries run out, seconds after
+    the new primary is up. This one reconnects through Sentinel.
+    """
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if not self._sock:
+            self.connect()
+        super().send_packed_command(command, check_health)
+
+
+class FollowingSSLConnection(FollowingConnection, SSLConnection):
+    """:class:`FollowingConnection` over TLS (``rediss+sentinel://``)."""
 
 
 def wait_replicas(environ: Mapping[str, str] | None = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from redis.connection import SSLConnection
-from redis.sentinel import SentinelConnectionPool, SentinelManagedConnection, SentinelManagedSSLConnection
+from redis.sentinel import SentinelConnectionPool, SentinelManagedConnection
 
 from responder.errors import RedisUrlError
 from responder.store import connection
@@ -170,7 +170,8 @@ def test_a_sentinel_url_gives_a_sentinel_managed_client_and_the_sentinels_their_
     pool = client.connection_pool
     assert isinstance(pool, SentinelConnectionPool)
     assert pool.service_name == "mymaster"
-    assert pool.connection_class is SentinelManagedConnection
+    assert issubclass(pool.connection_class, SentinelManagedConnection)
+    assert not issubclass(pool.connection_class, SSLConnection)
     assert (pool.connection_kwargs["db"], pool.connection_kwargs["password"]) == (2, "nodepw")
     assert pool.connection_kwargs["retry"].get_retries() == connection.WORKER.retries
     sentinels = pool.sentinel_manager.sentinels
@@ -184,7 +185,8 @@ def test_a_sentinel_url_gives_a_sentinel_managed_client_and_the_sentinels_their_
 def test_rediss_sentinel_uses_tls_to_the_nodes_and_to_the_sentinels() -> None:
     client = connection.connect("rediss+sentinel://s1/svc?ssl_cert_reqs=none", environ={})
     pool = client.connection_pool
-    assert pool.connection_class is SentinelManagedSSLConnection
+    assert issubclass(pool.connection_class, SentinelManagedConnection)
+    assert issubclass(pool.connection_class, SSLConnection)
     [sentinel] = pool.sentinel_manager.sentinels
     assert sentinel.connection_pool.connection_class is SSLConnection
     assert sentinel.connection_pool.connection_kwargs["ssl_cert_reqs"] == "none"
