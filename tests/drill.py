@@ -42,15 +42,17 @@ class Responder:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def serve(self, name: str = "web", *, workers: int = 1, port: int | None = None) -> str:
-        """Start a web process; returns its base URL once ``/health`` answers."""
+        """Start a web process; returns its base URL once ``/health`` answers and all its gunicorn
+        workers have booted."""
         port = port or free_port()
-        self._start(name, ["serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)])
+        process = self._start(name, ["serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)])
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             self.check(name)
             with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                answered = requests.get(f"{url}/health", timeout=1).status_code == 200
+                if answered and len(descendants(process.pid)) >= workers:
                     return url
             time.sleep(0.1)
         raise RuntimeError(f"{name} did not answer /health:\n{self.tail(name)}")
