@@ -29,7 +29,6 @@ worker is alive but could not heartbeat meanwhile is not taken for abandoned.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -47,12 +46,10 @@ from rq import Queue
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.utils import now
-from rq.worker import WorkerStatus
 
 from responder import (
     jobs,  # noqa: F401 - RQ would import the job functions on the first job; do it now
     orphans,
-    worker_grace,
     worker_health,
 )
 from responder.actions import kubernetes
@@ -62,7 +59,7 @@ from responder.runtime import current as current_runtime
 from responder.store import connection, incidents
 from responder.store.codec import text
 from responder.store.keys import Keys
-from responder.worker_scheduler import ThreadSchedulingWorker
+from responder.worker_grace import GracefulWorker
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +81,13 @@ MAX_HAND_BACKS = 20
 _HAND_BACKS = "responder_hand_backs"
 
 
-class ResponderWorker(ThreadSchedulingWorker):
+class ResponderWorker(GracefulWorker):
     responder_keys: Keys = Keys()
-    death_penalty_class = worker_grace.GraceDeathPenalty
     max_connection_wait_time = RECONNECT_CAP  # RQ's dequeue backoff: its 60 s would idle on after an outage
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.alive_at: float | None = None
         """Monotonic time of the last heartbeat attempt (``/health``), whether Redis answered or not."""
-        self.stopping = False
         self._down_since: float | None = None
         self._quiet_until = 0.0
         super().__init__(*args, **kwargs)
@@ -252,28 +247,6 @@ class ResponderWorker(ThreadSchedulingWorker):
             if not connection.unavailable(exc):
                 raise
             self._note_outage(exc)  # the dequeue that follows waits for Redis
-
-    def register_death(self) -> None:
-        with contextlib.suppress(RedisError):  # the worker's key expires by itself (worker_ttl + 60 s)
-            super().register_death()
-
-    def request_stop(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM: a warm shutdown, as RQ's, minus the Redis calls and the joins RQ makes here.
-
-        A signal handler runs wherever the main thread happens to be, perhaps inside the Redis
-        client; so it only sets flags. The scheduler is stopped on the way out (teardown), and
-        an idle worker also stops at its next turn of :meth:`dequeue_job_and_maintain_ttl`
-        should an except clause somewhere swallow the StopRequested raised here.
-        """
-        self.stopping = True
-        self._stop_requested = True
-        self._shutdown_requested_date = now()
-        worker_grace.begin()
-        signal.signal(signal.SIGINT, self.request_force_stop)
-        signal.signal(signal.SIGTERM, self.request_force_stop)
-        self.handle_warm_shutdown_request()
-        if self.get_state() != WorkerStatus.BUSY:
-            raise StopRequested()
 
     # -- maintenance -------------------------------------------------------------------------------------
 

@@ -11,19 +11,31 @@ The interruption rides on RQ's job timeout, a SIGALRM in the job's thread: the a
 brought forward to the end of the grace, and when it fires after a shutdown request the
 job gets :class:`~responder.errors.ShutdownGraceOver` (not the timeout, which would count
 as a failed attempt). One process runs one worker, so the deadline is process state.
+:class:`GracefulWorker` is the worker side: its SIGTERM handler only sets flags, and
+leaving RQ's command channel does not wait for it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
 import signal
 import time
 from types import FrameType
+from typing import Any
 
+from redis.exceptions import RedisError
+from rq.exceptions import StopRequested
 from rq.timeouts import UnixSignalDeathPenalty
+from rq.utils import now
+from rq.worker import WorkerStatus
 
 from responder.errors import ShutdownGraceOver
+from responder.worker_scheduler import ThreadSchedulingWorker
+
+log = logging.getLogger(__name__)
 
 DEFAULT_GRACE = 20.0
 
@@ -82,3 +94,52 @@ class GraceDeathPenalty(UnixSignalDeathPenalty):
         if over():
             raise ShutdownGraceOver(f"the worker is shutting down and its {grace():g} s grace is over")
         super().handle_death_penalty(signum, frame)
+
+
+class GracefulWorker(ThreadSchedulingWorker):
+    """An RQ worker whose shutdown is bounded: see the module docstring."""
+
+    death_penalty_class = GraceDeathPenalty
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.stopping = False
+        """Set by SIGTERM (or SIGINT); the worker takes no new job."""
+        super().__init__(*args, **kwargs)
+
+    def unsubscribe(self) -> None:
+        """Stop RQ's command channel without waiting for it.
+
+        redis-py's pub/sub thread polls for up to 60 s at a time, and its ``stop()`` waits for
+        it: RQ's own unsubscribe could hold a stopping worker for a minute, past Kubernetes'
+        grace. The thread is a daemon; it ends at its next wake, or with the process.
+        """
+        thread = self.pubsub_thread
+        if thread is None:
+            return
+        log.info("Worker %s: leaving channel %s", self.name, self.pubsub_channel_name)
+        try:
+            thread.stop(timeout=0)
+        except TypeError:  # redis-py before 8: stop() takes no timeout and does not wait
+            thread.stop()
+
+    def register_death(self) -> None:
+        with contextlib.suppress(RedisError):  # the worker's key expires by itself (worker_ttl + 60 s)
+            super().register_death()
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM: a warm shutdown, as RQ's, minus the Redis calls and the joins RQ makes here.
+
+        A signal handler runs wherever the main thread happens to be, perhaps inside the Redis
+        client; so it only sets flags. The scheduler is stopped on the way out (teardown), and
+        an idle worker also stops at its next turn of :meth:`dequeue_job_and_maintain_ttl`
+        should an except clause somewhere swallow the StopRequested raised here.
+        """
+        self.stopping = True
+        self._stop_requested = True
+        self._shutdown_requested_date = now()
+        begin()
+        signal.signal(signal.SIGINT, self.request_force_stop)
+        signal.signal(signal.SIGTERM, self.request_force_stop)
+        self.handle_warm_shutdown_request()
+        if self.get_state() != WorkerStatus.BUSY:
+            raise StopRequested()

@@ -15,10 +15,13 @@ from responder.store import incidents as store
 from responder.store.keys import Keys
 from responder.up import free_port
 from tests.drill import API_TOKEN, Responder, Sender, drill_alert, responder_env
+from tests.helpers import eventually
 from tests.redis_servers import Node
 
 ALERTS = 300
-EVERY = 0.02
+EVERY = 0.03
+LEVEL_2_AFTER = 6.0
+"""The ``ha_timer`` rule's escalation ``after``."""
 
 
 def completed(redis: Redis, keys: Keys) -> dict[str, list[tuple[str, int | None]]]:
@@ -61,10 +64,12 @@ def test_redis_killed_and_restarted_on_its_aof_while_alerts_arrive(
         responder.worker("worker-1", "--health-port", health.rsplit(":", 1)[1])
         responder.worker("worker-2")
         sender = Sender([web])
-        stream = sender.in_background([drill_alert(str(i), sink.port) for i in range(ALERTS)], every=EVERY)
-        while len(sender.deliveries) < ALERTS // 3:
-            time.sleep(0.05)
+        assert sender.send(drill_alert("t", sink.port, name="HATimer")).delivered
+        [timer] = eventually(lambda: store.listing(redis, keys), timeout=30)
         pids = responder.pids()
+        stream = sender.in_background([drill_alert(str(i), sink.port) for i in range(ALERTS)], every=EVERY)
+        # Kill Redis a second before the timer incident's level 2 falls due; it is down for 2 s.
+        time.sleep(max(timer.created_at + LEVEL_2_AFTER - 1.0 - time.time(), 0))
 
         redis_node.kill()
         killed_at = time.monotonic()
@@ -81,6 +86,15 @@ def test_redis_killed_and_restarted_on_its_aof_while_alerts_arrive(
         assert [d.instance for d in sender.deliveries if d.delivered is None] == []
         assert sender.failures, "the sender never saw the outage: the drill proves nothing"
         seen = wait_for_all(redis, keys, [str(i) for i in range(ALERTS)], timeout=120)
+        paged = eventually(
+            lambda: [
+                e.at
+                for e in store.timeline(redis, keys, timer.id)
+                if e.kind == "escalation.level" and e.details["level"] == 2
+            ],
+            timeout=30,
+        )
+        assert paged[0] >= timer.created_at + LEVEL_2_AFTER  # it fired after the outage, and never early
         for instance in map(str, range(ALERTS)):
             entries = seen[instance]
             assert entries.count(("incident.opened", None)) == 1, instance
