@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from responder.errors import ReplicasBehind
 from responder.scheduling import JobSpec
-from responder.store.connection import WAIT_TIMEOUT_MS
+from responder.store.connection import UNAVAILABLE, WAIT_TIMEOUT_MS
 from responder.store.keys import BATCH_TTL, DEDUPE_TTL, Keys
 
 if TYPE_CHECKING:
@@ -129,9 +129,12 @@ def _wait_for_replicas(rt: Runtime, wanted: int) -> None:
     and inside a transaction it does not block; so it runs after the transaction, on one
     connection together with a write of its own, which the stream carries after the batch.
     """
-    with rt.redis.pipeline(transaction=False) as pipe:
-        pipe.incr(rt.keys.counter("webhook_replica_waits"))
-        pipe.execute_command("WAIT", wanted, WAIT_TIMEOUT_MS)
-        confirmed = int(pipe.execute()[1])
+    try:
+        with rt.redis.pipeline(transaction=False) as pipe:
+            pipe.incr(rt.keys.counter("webhook_replica_waits"))
+            pipe.execute_command("WAIT", wanted, WAIT_TIMEOUT_MS)
+            confirmed = int(pipe.execute()[1])
+    except UNAVAILABLE:
+        confirmed = 0  # the batch is on the primary (its transaction answered); no replica confirmed it
     if confirmed < wanted:
         raise ReplicasBehind(wanted, confirmed, WAIT_TIMEOUT_MS)
