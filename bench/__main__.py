@@ -1,4 +1,4 @@
-"""``python -m bench all|ingest|latency|storm|escalation|peer|memory|profile|report_cost|report [--quick]``.
+"""``python -m bench all|<one benchmark>|memory|report [--quick]`` (the benchmarks: see ORDER).
 
 Each benchmark starts what it needs, runs, tears it down and stores its figures in
 bench/out/results.json; then docs/benchmarks.md and docs/bench/*.png are written
@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import escalation, ingest, latency, machine, peer, profile, report, report_cost, storm
+from bench import escalation, failover, ingest, latency, machine, peer, profile, report, report_cost, storm
 
 BENCHMARKS = {
     "ingest": ingest.run,
@@ -25,8 +25,9 @@ BENCHMARKS = {
     "peer": peer.run,
     "profile": profile.run,
     "report_cost": report_cost.run,
+    "failover": failover.run,
 }
-ORDER = ("ingest", "latency", "storm", "escalation", "peer", "profile", "report_cost")
+ORDER = ("ingest", "latency", "storm", "escalation", "peer", "profile", "report_cost", "failover")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-alerts", type=int, help="alerts per latency series (default 1000)")
     parser.add_argument("--escalation-incidents", type=int, help="incidents (default 200, quick 40)")
     parser.add_argument("--peer-requests", type=int, help="requests to each side (default 500)")
+    parser.add_argument("--failover-rounds", type=int, help="Sentinel failovers (default 5, quick 2)")
     args = parser.parse_args(argv)
 
     overrides: dict[str, dict[str, Any]] = {
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         "latency": {"alerts": args.latency_alerts},
         "escalation": {"incidents": args.escalation_incidents},
         "peer": {"requests": args.peer_requests},
+        "failover": {"rounds": args.failover_rounds},
     }
     if args.which == "report":
         report.write(report.load())

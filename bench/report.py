@@ -51,6 +51,12 @@ def headline(name: str, result: dict[str, Any]) -> dict[str, Any]:
         return {k: round(result[k]["actions_per_s"], 1) for k in ("webhook", "responder")}
     if name == "report_cost":
         return {k: round(result[k]["p50_ms"]) for k in ("report", "report_compare", "scan_baseline")}
+    if name == "failover":
+        worst = {
+            k: round(result[k]["max"], 2)
+            for k in ("failover_s", "outage_s", "backlog_s", "timer_moved_late_s", "timer_late_s")
+        }
+        return {**worst, "lost": result["lost"], "restarted": result["processes_restarted"]}
     return {}
 
 
@@ -477,6 +483,51 @@ at most about a second late (the scheduler's poll) plus queueing.
 """
 
 
+def failover_section(entry: dict[str, Any]) -> str:
+    r = entry["result"]
+    rows = [
+        [
+            i + 1,
+            f"{d['failover_s']:.2f}",
+            "-" if d["outage_s"] is None else f"{d['outage_s']:.2f}",
+            d["failed_attempts"],
+            f"{d['backlog_s']:.2f}",
+            f"{d['timer_moved_late_s']:+.2f}",
+            f"{d['timer_late_s']:+.2f}",
+        ]
+        for i, d in enumerate(r["rounds_detail"])
+    ]
+    header = [
+        "round",
+        "failover (s)",
+        "outage seen (s)",
+        "failed posts",
+        "backlog cleared (s)",
+        "level 2 queued late (s)",
+        "level 2 paged late (s)",
+    ]
+    return f"""## Sentinel failover under load
+
+{r["rounds"]} failovers of a Sentinel set on loopback (one primary, one replica, three sentinels,
+`down-after-milliseconds {r["down_after_ms"]}`), with `responder serve` and two `responder worker` on
+`redis+sentinel://`, the same processes throughout (the killed node rejoins as a replica between rounds).
+In each round alerts arrive at {r["rate_per_s"]:.0f} per second, each retried until answered 200 as
+Alertmanager does, and the primary is SIGKILLed a second before an escalation's level 2 is due. From the
+kill: *failover*, until the sentinels name the new primary; *outage seen*, the sender's first failed post
+to its first 200 after the last failure; *backlog cleared*, until every alert tried before then has a
+finished run; *level 2 queued late*, when RQ's scheduler put the timer on the queue minus when it was due;
+*paged late*, paged minus due (the difference is queueing behind the backlog the outage built up, in the
+one queue every job shares).
+
+{provenance(entry)}
+
+{table(header, rows)}
+
+Alerts sent: {r["alerts_sent"]}; answered 200 but lost: {r["lost"]}; incidents opened twice:
+{r["incidents_opened_twice"]}; processes restarted: {", ".join(r["processes_restarted"]) or "none"}.
+"""
+
+
 def peer_section(entry: dict[str, Any]) -> str:
     r = entry["result"]
     rows = []
@@ -894,6 +945,7 @@ def write(stored: dict[str, Any]) -> None:
         ("escalation", escalation_section, plots.escalation),
         ("peer", peer_section, None),
         ("report_cost", report_cost_section, None),
+        ("failover", failover_section, None),
     )
     for name, render, plot in renderers:
         if name in stored:

@@ -89,6 +89,36 @@ class StoreUnavailable(ResponderError):
     """Raised when Redis cannot be reached; the webhook turns it into a 503 so Alertmanager retries."""
 
 
+class RedisUrlError(ResponderError):
+    """Raised at start when ``REDIS_URL`` (or ``REDIS_WAIT_REPLICAS``) is malformed; says what is wrong
+    and never repeats the password."""
+
+
+class ReplicasBehind(ResponderError):
+    """Raised when an accepted batch did not reach ``REDIS_WAIT_REPLICAS`` replicas in time; the
+    webhook answers 503 so Alertmanager sends it again (the retry is deduplicated)."""
+
+    def __init__(self, wanted: int, confirmed: int, timeout_ms: int) -> None:
+        self.wanted, self.confirmed = wanted, confirmed
+        super().__init__(
+            f"accepted by the Redis primary, but {confirmed} of the {wanted} replicas required by "
+            f"REDIS_WAIT_REPLICAS confirmed it within {timeout_ms} ms"
+        )
+
+
+class JobHandedBack(ResponderError):
+    """Raised inside a worker when the job it runs goes back to its queue instead of failing: Redis
+    became unreachable mid-job (the job did not fail, its store did), or a shutdown's grace ran out."""
+
+
+class ShutdownGraceOver(BaseException):
+    """Raised in a running job when its worker was asked to stop and the grace period is over.
+
+    A BaseException, like KeyboardInterrupt, so that a job's ``except Exception`` cannot
+    mistake it for its own failure; the worker hands the job back to its queue.
+    """
+
+
 class IncidentNotFound(ResponderError):
     """Raised when an incident id does not exist (or has aged out of retention)."""
 

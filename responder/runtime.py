@@ -10,7 +10,6 @@ without a restart.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from responder.actions.registry import CATALOG
 from responder.clock import Clock, NewId, random_id
@@ -27,23 +27,22 @@ from responder.escalation import paging, timers
 from responder.notify.base import Approval
 from responder.routing.routes import CompiledRule, compile_rules
 from responder.scheduling import RQScheduler, Scheduler
-from responder.store import flags
+from responder.store import connection, flags
 from responder.store.keys import Keys, default_prefix
 from responder.store.records import Incident
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_REDIS_URL = connection.DEFAULT_URL
 
 
-def redis_from_env(url: str | None = None, *, timeout: float | None = 5.0) -> Redis:
-    """A client for ``REDIS_URL``; short timeouts so a dead Redis is noticed in time to answer 503."""
-    return Redis.from_url(
-        url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL,
-        socket_connect_timeout=2.0,
-        socket_timeout=timeout,
-        health_check_interval=30,
-    )
+def redis_from_env(url: str | None = None, *, patience: connection.Patience = connection.WORKER) -> Redis:
+    """A client for ``url`` or ``REDIS_URL`` (plain, TLS or Sentinel; see :mod:`responder.store.connection`).
+
+    Raises:
+        RedisUrlError: the URL is malformed.
+    """
+    return connection.connect(url, patience)
 
 
 def load(directory: Path) -> LoadedConfig:
@@ -68,6 +67,8 @@ class Runtime:
     scheduler: Scheduler = field(default=None)  # type: ignore[assignment]  # built from redis in __post_init__
     config_version: int = 0
     rules: list[CompiledRule] = field(default_factory=list)
+    started: bool = False
+    """Whether the flags were seeded and the config version read (done once Redis first answers)."""
 
     def __post_init__(self) -> None:
         self.rules = compile_rules(self.config.rules)
@@ -82,9 +83,29 @@ class Runtime:
         flags.seed(self.redis, self.keys, config.responder.flags)
         return config
 
-    def refresh(self) -> None:
-        """Reload when another process bumped the config version (a reload via the API)."""
+    def start(self) -> None:
+        """Seed the flags and read the config version; the first time Redis answers, not before.
+
+        A process may start while Redis is down (a restart, a failover): it must come up and
+        answer 503 until Redis is back, not exit. Seeding never overwrites, so doing it again is
+        harmless.
+        """
+        flags.seed(self.redis, self.keys, self.config.responder.flags)
         raw = self.redis.get(self.keys.config_version)
+        self.config_version = int(raw) if raw else 0
+        self.started = True
+
+    def refresh(self) -> None:
+        """Reload when another process bumped the config version (a reload via the API).
+
+        With Redis unreachable it does nothing: the caller's own Redis call reports the outage.
+        """
+        try:
+            if not self.started:
+                self.start()
+            raw = self.redis.get(self.keys.config_version)
+        except RedisError:
+            return
         version = int(raw) if raw else 0
         if version != self.config_version:
             try:
@@ -120,17 +141,16 @@ _current: dict[tuple[str, str, str], Runtime] = {}
 def build(config_dir: Path | None = None, redis: Redis | None = None, keys: Keys | None = None) -> Runtime:
     config_dir = config_dir or default_directory()
     config = load(config_dir)
-    runtime = Runtime(
-        redis or redis_from_env(timeout=None), keys or Keys(default_prefix()), config_dir, config
-    )
-    flags.seed(runtime.redis, runtime.keys, config.responder.flags)
-    raw = runtime.redis.get(runtime.keys.config_version)
-    runtime.config_version = int(raw) if raw else 0
+    runtime = Runtime(redis or redis_from_env(), keys or Keys(default_prefix()), config_dir, config)
+    try:
+        runtime.start()
+    except RedisError as exc:
+        log.warning("Redis unreachable at start (%s); carrying on, flags are seeded once it answers", exc)
     return runtime
 
 
 def _ident() -> tuple[str, str, str]:
-    return (os.environ.get("REDIS_URL", DEFAULT_REDIS_URL), default_prefix(), str(default_directory()))
+    return (connection.url_from_env(), default_prefix(), str(default_directory()))
 
 
 def current() -> Runtime:

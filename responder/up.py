@@ -1,8 +1,13 @@
 """``responder up``: web, two workers and (when REDIS_URL is unset) a private redis-server.
 
-The workers are the deployed layout in small (DESIGN §1): one serves only the control lane
-(escalation timers, Slack clicks, ack/resolve updates), so no playbook step, however long,
-can hold up a page; the other serves every lane in order.
+The workers are the deployed layout in small: one serves only the control lane (escalation
+timers, Slack clicks, ack/resolve updates), so no playbook step, however long, can hold up a
+page; the other serves every lane in order.
+
+Its children ride out a Redis restart or failover by themselves (they answer 503 or wait,
+and carry on), so ``up`` never needs restarting for one; the private redis-server, if it
+dies, is started again on its append-only file. On Ctrl-C or SIGTERM the children get
+SIGTERM and their grace (a worker finishes or hands back its job) before Redis stops.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from pathlib import Path
 
 from redis import Redis
 from redis.exceptions import RedisError
+
+from responder import worker_grace
 
 log = logging.getLogger("responder.up")
 
@@ -106,18 +113,32 @@ def start_redis(data_dir: Path, port: int | None = None) -> tuple[subprocess.Pop
     raise RuntimeError(f"redis-server did not start on port {port}; see {data_dir / 'redis.log'}")
 
 
+def _restart_redis(dead: subprocess.Popen[bytes], data_dir: Path, url: str) -> subprocess.Popen[bytes]:
+    """The private redis-server died: start it again on its append-only file, on the same port."""
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    log.error("the private redis-server exited with %s; starting it again on its AOF", dead.returncode)
+    try:
+        process, _ = start_redis(data_dir, port=port)
+    except RuntimeError as exc:
+        log.error("could not start redis-server again (%s); will retry", exc)
+        return dead
+    return process
+
+
 def _loopback(bind: str) -> bool:
     host = bind.rsplit(":", 1)[0].strip("[]")
     return host in ("127.0.0.1", "localhost", "::1")
 
 
 def run_all(config_dir: Path, bind: str, data_dir: Path) -> int:
-    from responder.errors import ConfigError
+    from responder.errors import ConfigError, RedisUrlError
     from responder.runtime import load as load_config
+    from responder.store import connection
 
     try:
         config = load_config(config_dir)
-    except ConfigError as exc:
+        shown = connection.check_env().describe() if os.environ.get("REDIS_URL") else None
+    except (ConfigError, RedisUrlError) as exc:
         print(exc, file=sys.stderr)
         return 1
     env = dict(os.environ, RESPONDER_CONFIG_DIR=str(config_dir.resolve()))
@@ -129,6 +150,7 @@ def run_all(config_dir: Path, bind: str, data_dir: Path) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         log.info("started private redis-server at %s (append-only file in %s)", env["REDIS_URL"], data_dir)
+        shown = env["REDIS_URL"]
     serve_args = ["serve", "--bind", bind]
     missing = [n for n in ("RESPONDER_WEBHOOK_TOKEN", "RESPONDER_API_TOKEN") if not env.get(n)]
     if missing:
@@ -154,7 +176,7 @@ def run_all(config_dir: Path, bind: str, data_dir: Path) -> int:
     ]
     print(
         f"alert-responder up: http://{bind}  ({len(config.rules)} rules, {len(config.playbooks)} playbooks; "
-        f"Redis {env['REDIS_URL']}). Ctrl-C stops everything.",
+        f"Redis {shown}). Ctrl-C stops everything.",
         flush=True,
     )
     stopping = False
@@ -172,14 +194,17 @@ def run_all(config_dir: Path, bind: str, data_dir: Path) -> int:
                 if child.poll() is not None:
                     log.error("a child process exited with %s; stopping", child.returncode)
                     stopping, code = True, 1
+            if redis_proc is not None and redis_proc.poll() is not None and not stopping:
+                redis_proc = _restart_redis(redis_proc, data_dir, env["REDIS_URL"])
             time.sleep(0.2)
     finally:
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + worker_grace.grace() + 10
         for child in children:
             try:
-                child.wait(timeout=15)
+                child.wait(timeout=max(deadline - time.monotonic(), 1))
             except subprocess.TimeoutExpired:
                 child.kill()
         if redis_proc is not None:

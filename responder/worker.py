@@ -20,34 +20,53 @@ strategy pops the first non-empty queue of its list; see :mod:`responder.schedul
 Its scheduler, though, moves due jobs (timers, retries) of *every* lane, whatever lanes
 the worker serves: RQ's own would watch only the worker's queues, and a step's retry
 would then wait for a general worker's scheduler while a control-only worker's ran.
+
+Redis going away (a restart, a Sentinel failover) stops no worker. RQ quits its work
+loop on the first Redis error it does not expect, and a job whose Redis calls fail
+would be recorded as failed (or, as the recording fails too, take the worker down).
+Here a job that loses Redis is not the job's failure: the worker waits for Redis and
+hands the job back to the head of its queue (:meth:`ResponderWorker.execute_job`);
+heartbeats, maintenance and the suspension check ride out the outage; RQ's scheduler
+runs as a thread on the worker's own client (:mod:`responder.worker_scheduler`), so it
+follows a failover too; and :func:`run` starts a fresh worker if the loop ends anyway.
+After an outage, abandoned-job recovery waits one heartbeat window, so a job whose
+worker is alive but could not heartbeat meanwhile is not taken for abandoned.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
 import threading
 import time
-from datetime import datetime
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
-from rq import Queue, SimpleWorker
-from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq import Queue
+from rq.exceptions import StopRequested
 from rq.job import Job
-from rq.scheduler import SCHEDULER_KEY_TEMPLATE, SCHEDULER_LOCKING_KEY_TEMPLATE, RQScheduler
-from rq.utils import now, utcparse
+from rq.utils import now
 
-from responder import jobs  # noqa: F401 - RQ would import the job functions on the first job; do it now
+from responder import (
+    jobs,  # noqa: F401 - RQ would import the job functions on the first job; do it now
+    orphans,
+    worker_health,
+)
+from responder import worker_duties as duties
 from responder.actions import kubernetes
-from responder.errors import ResponderError
-from responder.incidents import retention
-from responder.report import digest
-from responder.runtime import Runtime, current
+from responder.errors import JobHandedBack, ResponderError, ShutdownGraceOver
+from responder.runtime import Runtime
 from responder.scheduling import LANES, Lane, queue_names
-from responder.store import incidents
+from responder.store import connection
 from responder.store.codec import text
 from responder.store.keys import Keys
+from responder.worker_grace import GracefulWorker
 
 log = logging.getLogger(__name__)
 
@@ -62,33 +81,14 @@ WORKER_TTL = 20
 maintenance can run on time; RQ's default of 420 s would leave a dead worker's job for minutes."""
 
 
-STALE_SCHEDULER = 10
-"""A scheduler whose heartbeat (every second) is older than this is dead; its lock is released
-so a live worker's scheduler takes over. RQ itself would wait for the lock's 61 s TTL."""
-
-RELOCK = 10
-"""Seconds after which a scheduler holding only some lanes' locks tries for the others again
-(RQ waits 120 s): after a scheduler dies, its lanes' timers move on within seconds."""
-
-_RELEASE_IF_HELD_BY = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+RECONNECT_CAP = 2.0
+"""Longest pause between attempts while Redis is unreachable (each attempt has its own retries)."""
+MAX_HAND_BACKS = 20
+"""A job handed back this often is left to RQ's failure handling (a livelock guard)."""
+_HAND_BACKS = "responder_hand_backs"
 
 
-class LaneScheduler(RQScheduler):
-    """RQ's scheduler, retrying the locks it lacks every :data:`RELOCK` seconds."""
-
-    @property
-    def should_reacquire_locks(self) -> bool:
-        if self._queue_names == self.acquired_locks:
-            return False
-        if not self.lock_acquisition_time:
-            return True
-        return (datetime.now() - self.lock_acquisition_time).total_seconds() > RELOCK
-
-
-class ResponderWorker(SimpleWorker):
+class ResponderWorker(GracefulWorker):
     responder_keys: Keys = Keys()
 
     @property
@@ -97,103 +97,191 @@ class ResponderWorker(SimpleWorker):
         and the queue of the version before lanes."""
         return [*queue_names(self.responder_keys), self.responder_keys.queue_name]
 
-    def _start_scheduler(
-        self,
-        burst: bool = False,
-        logging_level: str | None = "INFO",
-        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
-        log_format: str = DEFAULT_LOGGING_FORMAT,
-    ) -> None:
-        # As RQ's, over every lane's queue instead of only this worker's.
-        self.scheduler = LaneScheduler(
-            self.scheduled_queue_names,
-            connection=self.connection,
-            logging_level=logging_level if logging_level is not None else self.log.level,
-            date_format=date_format,
-            log_format=log_format,
-            serializer=self.serializer,
-        )
-        self.scheduler.acquire_locks()
-        if not self.scheduler.acquired_locks:
-            return  # another worker's scheduler has them; maintenance tries again
-        if not burst:
-            self.scheduler.start()
-            return
-        try:
-            self.scheduler.register_birth()
-            self.scheduler.enqueue_scheduled_jobs()
-        finally:
-            self.scheduler.release_locks()
-            self.scheduler.register_death()
+    max_connection_wait_time = RECONNECT_CAP  # RQ's dequeue backoff: its 60 s would idle on after an outage
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.alive_at: float | None = None
+        """Monotonic time of the last heartbeat attempt (``/health``), whether Redis answered or not."""
+        self._down_since: float | None = None
+        self._quiet_until = 0.0
+        super().__init__(*args, **kwargs)
+
+    # -- a job, and Redis going away during it -------------------------------------------------------------
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         stop = threading.Event()
         started = time.monotonic()
 
         def beat() -> None:
-            while not stop.wait(self.job_monitoring_interval):
+            wait = self.job_monitoring_interval
+            while not stop.wait(wait):
                 self.set_current_job_working_time(time.monotonic() - started)
                 try:
                     self.maintain_heartbeats(job)
+                    wait = self.job_monitoring_interval
                 except RedisError:
+                    # Beat again soon, so the job is not taken for abandoned once Redis is back.
                     log.warning("heartbeat for job %s failed; will retry", job.id, exc_info=True)
+                    wait = 1
 
         heart = threading.Thread(target=beat, name=f"heartbeat-{job.id}", daemon=True)
         heart.start()
         try:
             super().execute_job(job, queue)
+        except JobHandedBack as exc:
+            self._hand_back(job, queue, str(exc), stop, heart)
+        except RedisError as exc:
+            if not connection.unavailable(exc):
+                raise
+            # Before the job ran (registering it) or after (recording that it is idle).
+            self._hand_back(job, queue, f"Redis unavailable ({type(exc).__name__})", stop, heart)
         finally:
             stop.set()
             heart.join()
             self.set_current_job_working_time(0)
 
-    def run_maintenance_tasks(self) -> None:
-        self.release_dead_scheduler_locks()
-        self.sweep_retention()
-        self.send_digest()
-        super().run_maintenance_tasks()
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """Called first when a job returns or raises; a raise that is not the job's failure stops here."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ShutdownGraceOver) or (isinstance(exc, SystemExit) and self.stopping):
+            # The grace ran out, or a second SIGTERM asked for a cold shutdown: not the job's failure.
+            raise JobHandedBack(str(exc) or "cold shutdown") from exc
+        if exc is not None and connection.unavailable(exc) and job.meta.get(_HAND_BACKS, 0) < MAX_HAND_BACKS:
+            raise JobHandedBack(f"Redis unavailable mid-job ({type(exc).__name__}: {exc})") from exc
+        super().handle_execution_ended(job, queue, heartbeat_ttl)
 
-    def send_digest(self) -> None:
-        """The daily digest when a slot is due; each slot is sent by one worker (report/digest.py)."""
-        try:
-            sent = digest.maybe_send(current())
-        except RedisError:
-            log.warning("digest: Redis is unreachable; the next maintenance tries again", exc_info=True)
+    def _hand_back(
+        self, job: Job, queue: Queue, why: str, stop: threading.Event, heart: threading.Thread
+    ) -> None:
+        """Put ``job`` back at the head of its queue, unless it is done or already back somewhere.
+
+        Waits for Redis first. A worker told to stop while Redis is still down leaves the job
+        where it is: once Redis is back, abandoned-job recovery (or the orphan sweep) takes it.
+        """
+        if not self._wait_for_redis():
+            log.warning("job %s: Redis still down at shutdown; leaving it to abandoned-job recovery", job.id)
             return
-        if sent:
-            log.info("digest sent")
+        stop.set()
+        heart.join()
+        execution = self.execution
+        started = queue.started_job_registry.key
+        scheduled = queue.scheduled_job_registry.key
+        requeued = False
 
-    def sweep_retention(self) -> None:
-        """At most once an hour across all workers: close open incidents idle past their retention
-        (``RESPONDER_OPEN_RETENTION``), delete resolved incidents past theirs (30 days)."""
-        keys = self.responder_keys
-        if self.connection.set(keys.retention_lock, 1, nx=True, ex=3600):
+        def reconcile(pipe: Pipeline) -> None:
+            nonlocal requeued
+            status = pipe.hget(job.key, "status")
+            done = status is not None and text(status) in orphans.DONE
+            elsewhere = pipe.lpos(queue.key, job.id) is not None or pipe.zscore(scheduled, job.id) is not None
+            pipe.multi()
+            if execution is not None:
+                self.cleanup_execution(job, pipeline=pipe)
+            requeued = not done and not elsewhere
+            if requeued:
+                job.meta[_HAND_BACKS] = int(job.meta.get(_HAND_BACKS, 0)) + 1
+                queue._enqueue_job(job, pipeline=pipe, at_front=True)
+
+        self.connection.transaction(reconcile, job.key, started, queue.key, scheduled)
+        self.execution = None
+        if requeued:
+            log.warning("job %s handed back to %s: %s", job.id, queue.name, why)
+        else:
+            log.info("job %s not handed back (%s): it is done or queued again already", job.id, why)
+
+    def _wait_for_redis(self) -> bool:
+        """Block until Redis answers a PING; False if a stop was requested while it did not."""
+        wait = 0.25
+        while True:
+            self.alive_at = time.monotonic()
             try:
-                rt = current()  # the jobs' runtime: its clock, config and scheduler
-                closed = retention.sweep_open(rt)
-                if closed:
-                    log.info("retention: closed %d idle open incidents: %s", len(closed), closed)
-                removed = incidents.sweep(self.connection, keys, rt.clock())
-            except Exception:  # a sweep that fails must not stop the worker; the next one is in an hour
-                log.exception("retention sweep failed")
-                return
-            if removed:
-                log.info("retention: removed %d resolved incidents older than 30 days", removed)
+                self.connection.ping()
+            except RedisError as exc:
+                if not connection.unavailable(exc):
+                    raise
+                self._note_outage(exc)
+                if self.stopping:
+                    return False
+                time.sleep(wait)
+                wait = min(wait * 2, RECONNECT_CAP)
+                continue
+            self._note_recovered()
+            return True
 
-    def release_dead_scheduler_locks(self) -> None:
-        for queue_name in self.scheduled_queue_names:
-            lock_key = SCHEDULER_LOCKING_KEY_TEMPLATE % queue_name
-            holder = self.connection.get(lock_key)
-            if holder is None:
-                continue
-            name = text(holder)
-            if self.scheduler is not None and name == self.scheduler.name:
-                continue
-            beat = self.connection.hget(SCHEDULER_KEY_TEMPLATE % name, "last_heartbeat")
-            age = (now() - utcparse(text(beat))).total_seconds() if beat else None
-            stale = age is None or age > STALE_SCHEDULER
-            if stale and self.connection.eval(_RELEASE_IF_HELD_BY, 1, lock_key, name):
-                log.warning("scheduler %s stopped heartbeating; released its lock for %s", name, queue_name)
+    def _note_outage(self, exc: BaseException) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.warning("Redis unavailable (%s: %s); carrying on once it answers", type(exc).__name__, exc)
+
+    def _note_recovered(self) -> None:
+        if self._down_since is not None:
+            log.warning("Redis answers again after %.1f s", time.monotonic() - self._down_since)
+            self._down_since = None
+            # Give live jobs one heartbeat window to show they are alive before recovery calls them abandoned.
+            self._quiet_until = time.monotonic() + ABANDON_AFTER
+
+    # -- the loop around jobs, riding out an outage ------------------------------------------------------
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        self.alive_at = time.monotonic()
+        if pipeline is not None:  # part of a job's heartbeat (its thread) or of its set-up
+            super().heartbeat(timeout, pipeline=pipeline)
+            return
+        try:
+            super().heartbeat(timeout)
+        except RedisError as exc:
+            if not connection.unavailable(exc):
+                raise
+            self._note_outage(exc)
+            return
+        self._note_recovered()
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        while not self.stopping:
+            try:
+                if timeout is None or max_idle_time is not None:
+                    return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+                # RQ's loop waits for a job for as long as it takes, never looking at the stop flag;
+                # in turns of one BLPOP it does, so a stop that RQ's exception did not deliver holds.
+                got = super().dequeue_job_and_maintain_ttl(timeout, self.dequeue_timeout)
+                if got is not None:
+                    return got
+            except RedisError as exc:  # RQ itself retries a refused connection, not a timeout
+                if not connection.unavailable(exc):
+                    raise
+                if not self._wait_for_redis():
+                    raise StopRequested() from exc
+        return None  # the work loop ends on None
+
+    def check_for_suspension(self, burst: bool) -> None:
+        try:
+            super().check_for_suspension(burst)
+        except RedisError as exc:
+            if not connection.unavailable(exc):
+                raise
+            self._note_outage(exc)  # the dequeue that follows waits for Redis
+
+    # -- maintenance -------------------------------------------------------------------------------------
+
+    def run_maintenance_tasks(self) -> None:
+        try:
+            self.release_dead_scheduler_locks()
+            duties.sweep_retention(self.connection, self.responder_keys)
+            duties.sweep_orphans()
+            duties.send_digest()
+            if time.monotonic() < self._quiet_until:
+                self._cleaned_now()  # abandoned-job recovery waits (see _note_recovered)
+                return
+            super().run_maintenance_tasks()
+        except RedisError as exc:
+            if not connection.unavailable(exc):
+                raise
+            self._note_outage(exc)
+            self._cleaned_now()  # try again at the next interval, not at every turn of the loop
+
+    def _cleaned_now(self) -> None:
+        self.last_cleaned_at = now()  # type: ignore[assignment]  # RQ types it as None until set
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         if job.timeout and job.timeout > 0:
@@ -228,13 +316,62 @@ def build_worker(
     return worker
 
 
+@dataclass
+class _Current:
+    worker: ResponderWorker | None = None
+
+    def alive_at(self) -> float | None:
+        return self.worker.alive_at if self.worker is not None else None
+
+
 def run(
-    runtime: Runtime, *, burst: bool = False, with_scheduler: bool = True, lanes: tuple[Lane, ...] = LANES
+    runtime: Runtime,
+    *,
+    burst: bool = False,
+    with_scheduler: bool = True,
+    lanes: tuple[Lane, ...] = LANES,
+    health_port: int | None = None,
 ) -> bool:
-    """Serve ``lanes`` in order until stopped (or, with ``burst``, until their queues are empty)."""
-    worker = build_worker(runtime.redis, runtime.keys, lanes=lanes)
+    """Serve ``lanes`` in order until stopped (or, with ``burst``, until their queues are empty).
+
+    Redis unreachable at start, or a work loop that ends without a stop request, means a
+    fresh worker once Redis answers: the process never exits on its own.
+    """
     _load_kubernetes_client(runtime)
-    return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+    current = _Current()
+    server = None
+    if health_port is not None:
+        probe = connection.connect(patience=connection.PROBE)
+        server = worker_health.serve(health_port, worker_health.Probes(current.alive_at, probe))
+    signal.signal(signal.SIGTERM, _stop)  # until a worker's loop installs RQ's handlers
+    signal.signal(signal.SIGINT, _stop)
+    wait = 0.25
+    try:
+        while True:
+            try:
+                worker = current.worker = build_worker(runtime.redis, runtime.keys, lanes=lanes)
+                worked = worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+                if burst or worker.stopping:
+                    return worked
+                log.error("the worker loop ended without a stop request; starting a new worker")
+            except StopRequested:
+                return False
+            except RedisError as exc:
+                if not connection.unavailable(exc):
+                    raise
+                name = type(exc).__name__
+                log.warning("Redis unavailable (%s: %s); starting the worker once it answers", name, exc)
+            time.sleep(wait)
+            wait = min(wait * 2, RECONNECT_CAP)
+    except StopRequested:
+        return False
+    finally:
+        if server is not None:
+            server.shutdown()
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise StopRequested()
 
 
 def _load_kubernetes_client(runtime: Runtime) -> None:

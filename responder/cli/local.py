@@ -12,7 +12,7 @@ import click
 
 from responder.cli.base import config_dir, config_option, main
 from responder.config.loader import LoadedConfig
-from responder.errors import ConfigError
+from responder.errors import ConfigError, RedisUrlError
 
 
 @main.command()
@@ -115,7 +115,7 @@ def serve(config: str | None, bind: str, workers: int, allow_unauthenticated: bo
         raise click.UsageError(f"{' and '.join(missing)} not set: set them, or pass --allow-unauthenticated")
     try:
         serve_app(config_dir(config), bind, workers, webhook_token, api_token)
-    except ConfigError as exc:
+    except (ConfigError, RedisUrlError) as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
 
@@ -141,7 +141,12 @@ def _lanes(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
     help="Serve only these lanes, always in the order control, intake, critical, high, medium, low "
     "(default: all). `--lanes control` makes a worker no playbook step can hold up.",
 )
-def worker(config: str | None, burst: bool, lanes: tuple[str, ...] | None) -> None:
+@click.option(
+    "--health-port",
+    type=click.IntRange(1, 65535),
+    help="Serve /health (the worker's heartbeat is fresh) and /ready (Redis answers) on this port.",
+)
+def worker(config: str | None, burst: bool, lanes: tuple[str, ...] | None, health_port: int | None) -> None:
     """An RQ worker with the scheduler (escalation timers, retries)."""
     from responder import runtime as rt
     from responder import worker as worker_mod
@@ -153,10 +158,11 @@ def worker(config: str | None, burst: bool, lanes: tuple[str, ...] | None) -> No
     try:
         # Built once, before the first job: every job of this process uses it.
         current = rt.current()
-    except ConfigError as exc:
+    except (ConfigError, RedisUrlError) as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    worker_mod.run(current, burst=burst, lanes=tuple(Lane(name) for name in lanes) if lanes else LANES)
+    chosen = tuple(Lane(name) for name in lanes) if lanes else LANES
+    worker_mod.run(current, burst=burst, lanes=chosen, health_port=health_port)
 
 
 @main.command()

@@ -32,10 +32,11 @@ def _backoff(retries: int) -> tuple[int, ...]:
     return tuple(min(2**i, 60) for i in range(retries + ABANDON_RETRIES))
 
 
-def step_job(run_id: str, index: int, step: Step, lane: Lane) -> JobSpec:
+def step_job(run_id: str, index: int, step: Step, lane: Lane, job_id: str | None = None) -> JobSpec:
     return JobSpec(
         EXECUTE_STEP,
         (run_id, index),
+        job_id=job_id,
         timeout=int(step.timeout) + 10,
         retry_intervals=_backoff(step.retries),
         result_ttl=3600,
@@ -48,10 +49,20 @@ def step_job(run_id: str, index: int, step: Step, lane: Lane) -> JobSpec:
 def enqueue_step(
     pipe: Pipeline, rt: Runtime, run_id: str, index: int, step: Step, lane: str | None = None
 ) -> None:
-    """Queue step ``index`` in the run's lane (read from the run when the caller does not have it)."""
+    """Queue step ``index``'s job in the run's lane (read from the run when the caller does not have
+    it) and note the job's id on the run, so the workers' sweep can tell when a Redis crash or
+    failover lost the job (:mod:`responder.orphans`)."""
     if lane is None:
         lane = runs.lane(rt.redis, rt.keys, run_id) or Lane.HIGH
-    rt.scheduler.enqueue(step_job(run_id, index, step, step_lane(lane)), pipeline=pipe)
+    spec = step_job(run_id, index, step, step_lane(lane), step_job_id(rt, run_id, index))
+    assert spec.job_id is not None
+    runs.track_step_job(pipe, rt.keys, run_id, spec.job_id)
+    rt.scheduler.enqueue(spec, pipeline=pipe)
+
+
+def step_job_id(rt: Runtime, run_id: str, index: int) -> str:
+    """A fresh id per queueing (an approved step is queued again under a new one)."""
+    return f"{rt.keys.prefix}-step-{run_id}-{index}-{rt.new_id(8)}"
 
 
 def start_run(

@@ -43,6 +43,26 @@ class Keys:
     def batch(self, batch_id: str) -> str:
         return f"{self.prefix}:batch:{batch_id}"
 
+    @property
+    def pending_batches(self) -> str:
+        """Sorted set: accepted batch ids by arrival time, until the sweep finds them processed."""
+        return f"{self.prefix}:batches:pending"
+
+    @property
+    def active_runs(self) -> str:
+        """Set: ids of runs that queued a step job, until the sweep finds them finished."""
+        return f"{self.prefix}:runs:active"
+
+    @property
+    def sweep_lock(self) -> str:
+        """Held by the worker sweeping for orphaned batches and steps, so one sweeps at a time."""
+        return f"{self.prefix}:sweep:lock"
+
+    @property
+    def sweep_suspects(self) -> str:
+        """Hash: work seen in no queue or registry -> when first seen so (re-queued if still so later)."""
+        return f"{self.prefix}:sweep:suspects"
+
     def incident(self, incident_id: str) -> str:
         return f"{self.prefix}:incident:{incident_id}"
 

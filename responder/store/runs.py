@@ -3,7 +3,9 @@
 Fields: the run's identity (``id``, ``incident_id``, ``playbook``, ``alert``, ``trigger``,
 ``dry_run``, ``created_at``), where it is (``status``, ``step``, ``target``), and per step
 ``done:<i>`` (outcome), ``approved:<i>`` (who) and ``failures:<i>`` (attempts that failed);
-``awaiting_since`` is when it began waiting for approval of the step it is on.
+``awaiting_since`` is when it began waiting for approval of the step it is on; ``job``, the id
+of the RQ job last queued for it. Runs that queued a job are listed in ``keys.active_runs``
+until the workers' sweep finds them finished.
 """
 
 from __future__ import annotations
@@ -82,6 +84,24 @@ def lane(redis: Redis, keys: Keys, run_id: str) -> str | None:
     """The lane a run's steps wait in (runs created before lanes have none)."""
     raw = redis.hget(keys.run(run_id), "lane")
     return None if raw is None else text(raw)
+
+
+def track_step_job(pipe: Pipeline, keys: Keys, run_id: str, job_id: str) -> None:
+    """Note the job queued for the run's current step (in the caller's transaction)."""
+    pipe.hset(keys.run(run_id), "job", job_id)
+    pipe.sadd(keys.active_runs, run_id)
+
+
+def step_jobs(redis: Redis, keys: Keys, run_ids: list[str]) -> list[tuple[str | None, int, str | None]]:
+    """(status, step, job id) of each run; status None when the run no longer exists."""
+    with redis.pipeline(transaction=False) as pipe:
+        for run_id in run_ids:
+            pipe.hmget(keys.run(run_id), ["status", "step", "job"])
+        rows = pipe.execute()
+    out: list[tuple[str | None, int, str | None]] = []
+    for status, step, job in rows:
+        out.append((text(status) if status else None, int(step or 0), text(job) if job else None))
+    return out
 
 
 def set_target(redis: Redis, keys: Keys, run_id: str, target: str) -> None:

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import ValidationError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import ResponseError
 
-from responder.store import ingest
+from responder.errors import ReplicasBehind
+from responder.store import connection, ingest
 from responder.webhook.auth import token_ok
 from responder.webhook.errors import error
 from responder.webhook.limits import over_cap
@@ -55,9 +55,17 @@ def receive() -> tuple[Response, int]:
             payload.groupKey,
             received_at,
             payload.truncatedAlerts,
+            wait_replicas=web.wait_replicas,
         )
-    except (RedisConnectionError, RedisTimeoutError):
+    except connection.UNAVAILABLE:
         return error(503, "Redis is unreachable; nothing was accepted, retry later")
+    except ResponseError as exc:
+        if not connection.unavailable(exc):
+            raise
+        return error(503, "Redis is failing over; nothing was accepted, retry later")
+    except ReplicasBehind as exc:
+        current_app.logger.warning("answered 503: %s", exc)
+        return error(503, f"{exc}; retry later", {"replicas": exc.wanted, "confirmed": exc.confirmed})
     if payload.truncatedAlerts:
         current_app.logger.warning(
             # %r: the group key is the sender's text, and a newline in it must not forge a log line.

@@ -11,6 +11,7 @@ from pydantic_core import from_json
 
 from responder import dashboard
 from responder.runtime import Runtime
+from responder.store import connection
 from responder.webhook import alertmanager, api, errors, guard, health, keepalive, metrics, report, slack
 from responder.webhook.limits import Limits
 from responder.webhook.state import WebState
@@ -55,7 +56,11 @@ def create_app(
     )
     app.json = JSONProvider(app)
     app.extensions["responder"] = WebState(
-        runtime, webhook_token, api_token, limits=limits if limits is not None else Limits.from_env()
+        runtime,
+        webhook_token,
+        api_token,
+        limits=limits if limits is not None else Limits.from_env(),
+        wait_replicas=connection.wait_replicas(),
     )
     errors.register(app)
     keepalive.install(app)

@@ -1,11 +1,20 @@
-"""JSON error answers: ``{"error": "...", "detail": ...}``."""
+"""JSON error answers: ``{"error": "...", "detail": ...}``.
+
+Redis out of reach (down, restarting, failing over) is a 503 on every endpoint, never a
+500: the caller (Alertmanager, Slack, an operator's script) should retry, and will.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from redis.exceptions import ResponseError
 from werkzeug.exceptions import HTTPException
+
+from responder.store import connection
+
+REDIS_DOWN = "Redis is unreachable; retry later"
 
 
 def error(status: int, message: str, detail: Any = None) -> tuple[Response, int]:
@@ -30,3 +39,16 @@ def register(app: Flask) -> None:
     def unexpected(exc: Exception) -> tuple[Response, int]:
         app.logger.exception("unhandled error")
         return error(500, "internal error; see the responder's log")
+
+    def redis_down(exc: Exception) -> tuple[Response, int]:
+        app.logger.warning("answered 503: Redis unavailable (%s: %s)", type(exc).__name__, exc)
+        return error(503, REDIS_DOWN)
+
+    for kind in connection.UNAVAILABLE:
+        app.register_error_handler(kind, redis_down)
+
+    @app.errorhandler(ResponseError)
+    def redis_refused(exc: ResponseError) -> tuple[Response, int]:
+        if connection.unavailable(exc):  # a demoted primary, a replica still loading: a failover under way
+            return redis_down(exc)
+        return unexpected(exc)

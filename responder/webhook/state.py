@@ -21,6 +21,8 @@ class WebState:
     last_refresh: float = 0.0
     limits: Limits = field(default_factory=Limits)
     """Caps on each alert of a webhook request."""
+    wait_replicas: int = 0
+    """``REDIS_WAIT_REPLICAS``: replicas that must hold an accepted batch before the webhook's 200."""
 
     def fresh_runtime(self) -> Runtime:
         """The runtime, reloading the config if another process was told to reload (checked every 2 s)."""

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from responder.runtime import Runtime
+from responder.worker import worker_queues
 from tests.fakes.notify_env import SECRETS
 from tests.fakes.paging import Paging
 from tests.fakes.slack import click_body, sign
@@ -66,8 +66,9 @@ def test_run_ids_of_the_wrong_shape_are_404(paged_client: FlaskClient, run_id: s
 
 
 def failed_jobs(runtime: Runtime) -> list[Any]:
-    queue = Queue(runtime.keys.queue_name, connection=runtime.redis)
-    return FailedJobRegistry(queue=queue).get_job_ids()
+    """Every failed job, on any lane."""
+    queues = worker_queues(runtime.redis, runtime.keys)
+    return [job_id for queue in queues for job_id in FailedJobRegistry(queue=queue).get_job_ids()]
 
 
 @pytest.mark.parametrize(
