@@ -55,8 +55,16 @@ class IncidentRow:
 
 
 def markers(incident: Incident) -> tuple[Marker, ...]:
-    """The incident's markers. Flapping has no stored state yet; when it does, it is one more here."""
+    """The incident's markers: a storm incident, an incident opened while its key was flapping."""
     found: list[Marker] = []
+    if incident.flapping:
+        found.append(
+            Marker(
+                "flapping",
+                "flapping: its key opened too often within the flapping window, so automation was "
+                "suspended and level 1 was paged at once",
+            )
+        )
     if incident.key.endswith(STORM_SUFFIX):
         found.append(
             Marker(

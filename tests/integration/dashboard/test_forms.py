@@ -17,6 +17,7 @@ from responder.store import keys as keys_mod
 from responder.store.records import IncidentStatus
 from responder.up import free_port
 from responder.webhook.app import create_app
+from tests.alertmanager import RealAlertmanager
 from tests.helpers import advance, alert, body, incident_of, open_incident, timeline_of
 from tests.integration.dashboard.support import csrf, csrf_of
 
@@ -300,7 +301,7 @@ def test_a_resolved_incident_offers_no_buttons(open_client: FlaskClient, runtime
 
 
 def test_silence_by_form_queues_it_and_the_real_alertmanager_gets_it(
-    open_client: FlaskClient, runtime: Runtime, alertmanager: str
+    open_client: FlaskClient, runtime: Runtime, alertmanager: RealAlertmanager
 ) -> None:
     incident_id, _ = open_incident(open_client, runtime, "APIQuotaExhaustion")
 
@@ -313,7 +314,7 @@ def test_silence_by_form_queues_it_and_the_real_alertmanager_gets_it(
     assert "Silence 1h requested" in text(response)
     [silence] = [
         s
-        for s in requests.get(alertmanager + "/api/v2/silences", timeout=5).json()
+        for s in requests.get(alertmanager.url + "/api/v2/silences", timeout=5).json()
         if s["status"]["state"] == "active"
     ]
     assert silence["comment"].startswith(f"carol via the dashboard: incident {incident_id}")
