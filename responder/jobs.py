@@ -76,9 +76,9 @@ def verify_run_ended(run_id: str, escalated: bool, why: str = "") -> str:
     return verification.run_ended(runtime.current(), run_id, escalated, why)
 
 
-def verify_check(incident_id: str, token: str) -> str:
+def verify_check(incident_id: str, token: str, due_at: float | None = None) -> str:
     """A verification's check is due: ask Alertmanager whether the incident's alerts still fire."""
-    return verification.check(runtime.current(), incident_id, token)
+    return verification.check(runtime.current(), incident_id, token, due_at)
 
 
 DASHBOARD_SILENCE = 3600.0

@@ -72,7 +72,10 @@ class RealAlertmanager:
     def fire(self, name: str, **labels: str) -> dict[str, Any]:
         """Post a firing alert, as Prometheus does; returns it as the responder's webhook would carry it
         (with Alertmanager's fingerprint and the same startsAt)."""
-        starts = self.started.setdefault(name, _iso(datetime.now(UTC).replace(microsecond=0)))
+        # A minute back, so an endsAt a second ago (resolving it) is still after it.
+        starts = self.started.setdefault(
+            name, _iso(datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1))
+        )
         self._post(name, labels, starts, None)
         self.fingerprints[name] = self.fingerprint({"alertname": name, "severity": "critical", **labels})
         return self.webhook_alert(name, "firing", **labels)

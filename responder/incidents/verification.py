@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHECK = "responder.jobs.verify_check"
+EARLY_WAIT = 1.5
+"""The longest a check waits for its exact due time (as escalation timers do)."""
 T = TypeVar("T")
 
 
@@ -105,15 +107,16 @@ def _await_check(pipe: Pipeline, rt: Runtime, loop: Loop, now: float, what: str)
 
 def _schedule_check(pipe: Pipeline, rt: Runtime, loop: Loop, now: float) -> None:
     loop.state, loop.check = LoopState.CHECKING, rt.new_id(16)
+    due = now + loop.after
     job = JobSpec(
         CHECK,
-        (loop.incident_id, loop.check),
+        (loop.incident_id, loop.check, due),
         job_id=f"{rt.keys.prefix}-verify-{loop.incident_id}-{loop.check}",
         result_ttl=600,
         failure_ttl=DAY,
         description=f"verification of incident {loop.incident_id}",
     )
-    rt.scheduler.enqueue_at(job, now + loop.after, pipeline=pipe)
+    rt.scheduler.enqueue_at(job, due, pipeline=pipe)
 
 
 def _transact(
@@ -170,9 +173,11 @@ def run_ended(rt: Runtime, run_id: str, escalated: bool, why: str = "") -> str:
     return _finish(rt, run.incident_id, after)
 
 
-def check(rt: Runtime, incident_id: str, token: str) -> str:
+def check(rt: Runtime, incident_id: str, token: str, due_at: float | None = None) -> str:
     """The scheduled check: ask Alertmanager, record the verdict, then fixed, else playbooks, or a page."""
     redis, keys = rt.redis, rt.keys
+    if due_at is not None and due_at > rt.clock():
+        rt.sleep(min(due_at - rt.clock(), EARLY_WAIT))  # RQ hands a timer over up to a second early
     loop = loops.load(redis, keys, incident_id)
     incident = store.find(redis, keys, incident_id)
     if loop is None or loop.state != LoopState.CHECKING or loop.check != token:
@@ -209,7 +214,7 @@ def check(rt: Runtime, incident_id: str, token: str) -> str:
             _schedule_check(pipe, rt, loop, now)  # still fixed: look again until the webhook resolves it
             loops.save(pipe, keys, loop)
             return _After("ok")
-        names = [a.name for a in alerts if firing is None or a.fingerprint in firing]
+        names = [a.name for a in alerts if verdict != "failed" or (firing and a.fingerprint in firing)]
         message = check_message(verdict, names, loop.after, loop.playbooks, why)
         if watching:
             message = f"fires again after it was verified fixed: {message}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 from flask.testing import FlaskClient
@@ -170,6 +172,44 @@ def test_approve_by_form_runs_the_waiting_step(
     assert "approved by carol" in after
     assert runtime.redis.hget(runtime.keys.flags, "retryAttempts") == b"7"
     assert "Approve step 1" not in after
+
+
+@pytest.fixture
+def confirm_config(config_dir: Path) -> Path:
+    """Rule ``confirmed`` (alert ``Confirm``) waits for a Run click; request it before ``runtime``."""
+    (config_dir / "playbooks" / "confirm_flag.yaml").write_text(
+        "name: confirm_flag\nsteps:\n  - action: flags.set\n    with: {flag: retryAttempts, value: 9}\n"
+    )
+    (config_dir / "rules" / "20-confirm.yaml").write_text(
+        "- name: confirmed\n  matchers: ['alertname = \"Confirm\"']\n  playbooks: [confirm_flag]\n"
+        "  automation: confirm\n"
+    )
+    return config_dir
+
+
+def test_the_run_button_starts_a_run_waiting_for_confirmation(
+    confirm_config: Path, runtime: Runtime, open_client: FlaskClient
+) -> None:
+    incident_id, _ = open_incident(open_client, runtime, "Confirm")
+    page = text(open_client.get(f"/ui/incidents/{incident_id}"))
+    [run_id] = [
+        e["details"]["run"] for e in timeline_of(runtime, incident_id) if e["kind"] == "playbook.started"
+    ]
+
+    assert runtime.redis.hget(runtime.keys.flags, "retryAttempts") == b"3"
+    assert f'action="/ui/runs/{run_id}/steps/0/approve"' in page
+    assert ">Run confirm_flag</button>" in page
+    assert "Approve step 1" not in page  # a Run click, not a step approval
+
+    response = open_client.post(f"/ui/runs/{run_id}/steps/0/approve", data={"csrf_token": csrf_of(page)})
+    advance(runtime, 0)
+    after = text(open_client.get(response.headers["Location"]))
+
+    assert response.status_code == 303
+    assert "Confirmed: confirm_flag runs now." in after
+    assert f"playbook confirm_flag (run {run_id}) confirmed by carol: it runs now" in after
+    assert runtime.redis.hget(runtime.keys.flags, "retryAttempts") == b"9"
+    assert ">Run confirm_flag</button>" not in after
 
 
 def test_pause_and_resume_by_form(open_client: FlaskClient, runtime: Runtime) -> None:
