@@ -240,7 +240,8 @@ def render_text(result: dict[str, Any]) -> str:
             )
             lines.append(f"    automation: {item['automation']}" + _LEVELS[item["automation"]])
             lines += _storm_lines(item["storm"])
-            lines += _flapping_lines(item["flapping"])
+            if alert["status"] == "firing":  # only an open counts toward the brake
+                lines += _flapping_lines(item["flapping"])
             if item["playbooks_held"]:
                 lines.append(f"    playbooks not run: {item['playbooks_held']}")
             for pb in item["playbooks"]:

@@ -228,6 +228,8 @@ class RuleView:
     escalation: str
     """``default, after 2m`` or ``none`` when the rule pages nobody."""
     cooldown: str | None
+    verify_after: str | None = None
+    """``2m``: the rule's fix is checked with Alertmanager that long after its playbooks completed."""
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,7 @@ def config_page(rt: Runtime) -> ConfigPage:
             else "none (no notify channels)"
         )
         cooldown = format_duration(rule.cooldown) if rule.cooldown else None
-        views.append(RuleView(rule, paging, cooldown))
+        verify_after = format_duration(rule.verify.after) if rule.verify is not None else None
+        views.append(RuleView(rule, paging, cooldown, verify_after))
     playbooks = [config.playbooks[name] for name in sorted(config.playbooks)]
     return ConfigPage(str(config.directory), views, playbooks, list(config.warnings))

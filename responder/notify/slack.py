@@ -357,7 +357,7 @@ def run_buttons(message: Message, status: str) -> list[dict[str, Any]]:
     if status == "resolved":
         return []
     return [
-        button("run", truncate(f"Run {c.playbook}", 75), c.run_id, "danger") for c in message.confirmations
+        button("run", truncate(f"Run {c.playbook}", 75), c.run_id, "primary") for c in message.confirmations
     ]
 
 

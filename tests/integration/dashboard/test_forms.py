@@ -317,6 +317,24 @@ def test_the_config_page_lists_rules_in_order_and_playbooks(
     assert "<div>alertname = &#34;APIQuotaExhaustion&#34;</div>" in page  # the matcher, escaped
 
 
+def test_the_config_page_shows_a_rules_verification_and_automation_level(
+    confirm_config: Path, runtime: Runtime, open_client: FlaskClient
+) -> None:
+    with (confirm_config / "rules" / "20-confirm.yaml").open("a") as rules:
+        rules.write("  verify: {after: 3m, else: [careful]}\n")
+    (confirm_config / "playbooks" / "careful.yaml").write_text(
+        "name: careful\nsteps:\n  - action: flags.set\n    with: {flag: retryAttempts, value: 1}\n"
+    )
+    runtime.reload()
+
+    page = text(open_client.get("/ui/config"))
+    row = page[page.index('id="rule-confirmed"') :]
+    row = row[: row.index("</tr>")]
+
+    assert 'verified 3m after; else <a class="mono" href="#playbook-careful">careful</a>' in row
+    assert '<b class="warn">automation: confirm</b>' in row
+
+
 def test_the_automation_page_shows_the_budget_and_queue(open_client: FlaskClient, runtime: Runtime) -> None:
     open_incident(open_client, runtime, "APIQuotaExhaustion")  # two playbooks: 2 actions + 1 notify
     used = guards.budget_used(runtime.redis, runtime.keys, runtime.clock())

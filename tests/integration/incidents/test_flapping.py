@@ -93,7 +93,7 @@ def test_the_open_beyond_the_limit_runs_no_playbook_and_pages_at_once_until_a_qu
     page = paged_client.get("/ui/").get_data(as_text=True)
     row = page[page.index(f'data-incident="{fourth}"') :]
     assert '<span class="marker marker-flapping"' in row[: row.index("</tr>")]
-    report: dict[str, Any] = paged_client.get("/api/report?since=2h").get_json()
+    report: dict[str, Any] = paged_client.get("/api/report?since=1d").get_json()
     [rule] = [r for r in report["rules"] if r["name"] == "flappy"]
     assert rule["flapping"] == 1
 

@@ -101,7 +101,7 @@ def second_fix_ran(runtime: Runtime) -> bool:
 
 
 def report_rule(client: FlaskClient, rule: str) -> dict[str, Any]:
-    report = client.get("/api/report?since=1h").get_json()
+    report = client.get("/api/report?since=1d").get_json()
     [entry] = [r for r in report["rules"] if r["name"] == rule]
     return dict(entry)
 
