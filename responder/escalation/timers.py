@@ -141,11 +141,6 @@ def claim(redis: Redis, keys: Keys, incident_id: str, level: int, token: str | N
                 continue
 
 
-def is_held(redis: Redis, keys: Keys, incident_id: str) -> bool:
-    """Whether level 1 still waits for a verification's verdict."""
-    return redis.hget(keys.escalation(incident_id), HELD) is not None
-
-
 def fire(rt: Runtime, incident_id: str, level: int, token: str, due_at: float | None = None) -> str:
     """The job a timer runs: page the level unless the incident was acked, resolved or already past it."""
     if due_at is not None:

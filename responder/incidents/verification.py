@@ -86,9 +86,9 @@ def begin(
         list(playbooks),
     )  # fmt: skip
     if held:
+        fix = f"{tried(playbooks)} does not clear the alerts" if playbooks else "the alerts do not clear"
         message = (
-            "level 1 is held until verification (verify.page: on_failure): people are paged only if "
-            f"{tried(playbooks) if playbooks else 'waiting'} does not clear the alerts"
+            f"level 1 is held until verification (verify.page: on_failure): people are paged only if {fix}"
         )
         store.add_event(pipe, rt.keys, incident.id, Event(now, "escalation.held", message))
     if not run_ids:

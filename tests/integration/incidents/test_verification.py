@@ -18,7 +18,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from responder.runtime import Runtime
-from responder.store import flags
+from responder.store import flags, guards
 from responder.store import incidents as store
 from tests.alertmanager import RealAlertmanager
 from tests.fakes.notify_env import SECRETS
@@ -302,3 +302,28 @@ def test_page_on_failure_a_failed_step_pages_level_1_and_ends_the_loop(
     assert len(levels(runtime, incident["id"])) == 1  # paged once, by the failure, not again by the loop
     advance(runtime, ESCALATION)
     assert [level for level, _ in levels(runtime, incident["id"])] == [1, 2]
+
+
+def test_page_on_failure_a_run_skipped_because_the_playbook_already_runs_pages_level_1_at_once(
+    verified: Paging, runtime: Runtime, paged_client: FlaskClient, alertmanager: RealAlertmanager
+) -> None:
+    # Another run of first_fix holds its target (the same flag) right now.
+    target = guards.playbook_target([("flags.set", {"flag": "retryAttempts", "value": 5})])
+    runtime.redis.set(runtime.keys.playbook_lock("first_fix", target), "0123456789abcdef", ex=600)
+
+    incident_id, opened = open_verified(paged_client, runtime, alertmanager, "Quiet")
+
+    assert flags.get(runtime.redis, runtime.keys, "retryAttempts") == 3  # nothing was tried
+    [cancelled] = events(runtime, incident_id, "verify.cancelled")
+    assert cancelled["message"] == (
+        "no verification: playbook first_fix not run: already running (run 0123456789abcdef); "
+        "nothing more is checked"
+    )
+    assert levels(runtime, incident_id) == [(1, opened)]
+    [level1] = events(runtime, incident_id, "escalation.level")
+    assert (
+        "automation did not run to completion (playbook first_fix not run: already running"
+        in (level1["message"])
+    )
+    advance(runtime, AFTER)
+    assert events(runtime, incident_id, "verify.ok") + events(runtime, incident_id, "verify.failed") == []
