@@ -15,7 +15,7 @@ from rq.job import Job
 from responder import runtime
 from responder.errors import ActionError, IncidentNotFound
 from responder.escalation import paging, timers
-from responder.incidents import clicks, intake, silencing
+from responder.incidents import clicks, intake, silencing, verification
 from responder.notify.slack_interactions import SlackAction
 from responder.playbooks import approval, steps
 from responder.store import incidents as store
@@ -69,6 +69,16 @@ def slack_action(click: dict[str, Any]) -> str:
 def approval_expired(run_id: str, index: int) -> str:
     """A step's wait for approval ran out (1h): end the run if it still waits."""
     return approval.expire(runtime.current(), run_id, index)
+
+
+def verify_run_ended(run_id: str, escalated: bool, why: str = "") -> str:
+    """A run of an incident with a verification loop ended: count it off, or end the loop."""
+    return verification.run_ended(runtime.current(), run_id, escalated, why)
+
+
+def verify_check(incident_id: str, token: str, due_at: float | None = None) -> str:
+    """A verification's check is due: ask Alertmanager whether the incident's alerts still fire."""
+    return verification.check(runtime.current(), incident_id, token, due_at)
 
 
 DASHBOARD_SILENCE = 3600.0

@@ -9,7 +9,7 @@ by ``alert-responder``.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -131,6 +131,48 @@ def silence(
     except (ValueError, KeyError, TypeError):
         raise ActionError(f"POST {target} answered without a silenceID: {truncate(response.text)}") from None
     return str(silence_id)
+
+
+def still_firing(
+    fingerprints: Collection[str],
+    names: Collection[str] = (),
+    *,
+    url: str | None = None,
+    timeout: float = TIMEOUT,
+) -> set[str]:
+    """Which of ``fingerprints`` Alertmanager still holds as alerts (silenced and inhibited ones
+    included: they still fire). Its v2 API lists only alerts that have not resolved.
+
+    ``names``: the alerts' ``alertname`` values; one name is sent as a filter, so a busy
+    Alertmanager answers with that alert's instances rather than with everything it holds.
+
+    Raises:
+        ActionError: ``ALERTMANAGER_URL`` not set, Alertmanager unreachable, a non-2xx answer, or
+            an answer that is not a list of alerts (the message says which, with its answer).
+    """
+    base = url or alertmanager_url()
+    target = f"{base}/api/v2/alerts"
+    params: dict[str, str] = {}
+    distinct = set(names)
+    if len(distinct) == 1:
+        name = next(iter(distinct))
+        params["filter"] = 'alertname="{}"'.format(name.replace("\\", "\\\\").replace('"', '\\"'))
+    try:
+        response = requests.get(target, params=params, timeout=timeout)
+    except requests.RequestException as exc:
+        raise ActionError(f"GET {target} failed: {type(exc).__name__}") from None
+    if not 200 <= response.status_code < 300:
+        raise ActionError(f"GET {target} answered {response.status_code}: {truncate(response.text)}")
+    try:
+        alerts = response.json()
+    except ValueError:
+        alerts = None
+    if not isinstance(alerts, list):
+        raise ActionError(
+            f"GET {target} answered with something else than a list of alerts: {truncate(response.text)}"
+        )
+    held = {a.get("fingerprint") for a in alerts if isinstance(a, dict)}
+    return {fp for fp in fingerprints if fp in held}
 
 
 def describe(matchers: list[dict[str, Any]]) -> str:

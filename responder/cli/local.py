@@ -39,6 +39,13 @@ def check(config: str | None) -> None:
     for channel, missing in dispatch.channels_status(config=loaded).items():
         if missing:
             click.echo(f"warning: {channel}: {missing}; its sends will be recorded as skipped", err=True)
+    verified = [rule.name for rule in loaded.rules if rule.verify is not None]
+    if verified and not os.environ.get("ALERTMANAGER_URL", "").strip():
+        click.echo(
+            f"warning: rules {', '.join(verified)} verify their fixes, but ALERTMANAGER_URL is not set: "
+            "every check will be verify.unknown, treated as not fixed",
+            err=True,
+        )
     for team, why in reach.unreachable_teams(loaded).items():
         click.echo(
             f"warning: team {team} is in an escalation policy but no channel reaches it: {why}", err=True
@@ -48,6 +55,7 @@ def check(config: str | None) -> None:
         f"{len(loaded.responder.teams)} teams, {len(loaded.responder.flags)} flags in {directory}"
     )
     click.echo(_storm_limits(loaded))
+    click.echo(_flapping_limits(loaded))
 
 
 def _storm_limits(loaded: LoadedConfig) -> str:
@@ -62,6 +70,18 @@ def _storm_limits(loaded: LoadedConfig) -> str:
     return f"storm guard (new incidents per rule, then one storm incident): {listed or 'no rules'}"
 
 
+def _flapping_limits(loaded: LoadedConfig) -> str:
+    """``flapping brake: 3 opens per 1h: a, b; off: c``: each rule's effective limit, grouped."""
+    from responder.plan import flapping_limit
+    from responder.plan.flapping import describe
+
+    groups: dict[str, list[str]] = {}
+    for rule in loaded.rules:
+        groups.setdefault(describe(flapping_limit(loaded, rule)), []).append(rule.name)
+    listed = "; ".join(f"{limit}: {', '.join(names)}" for limit, names in groups.items())
+    return f"flapping brake (opens per incident key, then automation suspended): {listed or 'no rules'}"
+
+
 @main.command()
 @config_option
 @click.argument("payload", type=click.File("rb"))
@@ -73,7 +93,16 @@ def _storm_limits(loaded: LoadedConfig) -> str:
     help="Plan each alert as the N-th new incident of its rule within the rule's storm window: "
     "beyond the storm limit it goes to the rule's storm incident.",
 )
-def simulate(config: str | None, payload: Any, as_json: bool, storm_at: int | None) -> None:
+@click.option(
+    "--opens",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Plan each alert as the N-th open of its incident key within the rule's flapping window: "
+    "beyond the flapping limit no playbook runs and level 1 is paged at once.",
+)
+def simulate(
+    config: str | None, payload: Any, as_json: bool, storm_at: int | None, opens: int | None
+) -> None:
     """What PAYLOAD (an Alertmanager webhook JSON file) would do, without doing it."""
     from responder.runtime import load
     from responder.simulate import plan_payload, render_text
@@ -84,7 +113,7 @@ def simulate(config: str | None, payload: Any, as_json: bool, storm_at: int | No
         click.echo(str(exc), err=True)
         sys.exit(1)
     try:
-        plan = plan_payload(loaded, payload.read(), storm_at)
+        plan = plan_payload(loaded, payload.read(), storm_at, opens)
     except ValueError as exc:
         click.echo(f"{payload.name}: {exc}", err=True)
         sys.exit(1)

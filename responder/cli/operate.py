@@ -84,13 +84,19 @@ def incidents_resolve(url: str | None, incident_id: str, by: str | None) -> None
 @click.option("--step", type=int, help="Index of the waiting step (default: the one the run waits on).")
 @click.option("--by", help="Who approves (default: $USER).")
 def approve(url: str | None, run_id: str, step: int | None, by: str | None) -> None:
-    """Approve a playbook step that waits for approval (RUN_ID is in the incident's timeline)."""
+    """Approve a playbook step that waits for approval, or confirm a run that waits for a Run click
+    (RUN_ID is in the incident's timeline: `responder incidents show`)."""
     body: dict[str, Any] = {"by": _who(by)}
     if step is not None:
         body["step"] = step
     data = call_api("POST", f"/api/runs/{run_id}/approve", body, url=url)
-    if data["changed"]:
+    confirmation = data.get("confirmation", False)
+    if data["changed"] and confirmation:
+        click.echo(f"run {run_id} of {data['playbook']} confirmed; it runs now")
+    elif data["changed"]:
         click.echo(f"run {run_id} step {data['step'] + 1} approved; it runs now")
+    elif confirmation:
+        click.echo(f"run {run_id} was not waiting for confirmation (status {data['status']})")
     else:
         click.echo(f"run {run_id} was not waiting on step {data['step'] + 1} (status {data['status']})")
 

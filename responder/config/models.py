@@ -18,6 +18,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     field_validator,
 )
 
@@ -105,10 +106,46 @@ StormSetting = Annotated[
 """``{max_incidents, per}``, or ``off``."""
 
 
+class Flapping(Strict):
+    """The flapping brake (DESIGN §7 Flapping): an incident key opened more than ``max_opens`` times
+    within ``per`` (sliding) runs no playbooks and pages at once, until ``per`` passes with no open."""
+
+    max_opens: int = Field(default=3, ge=1)
+    per: Duration = 3600.0
+
+    @field_validator("per")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("per must be longer than 0s")
+        return value
+
+
+def _flapping_off(value: Any) -> Any:
+    if value is False or value == "off":
+        return "off"
+    if not isinstance(value, dict):
+        raise ValueError("flapping is {max_opens: N, per: DURATION} or off")
+    return value
+
+
+def _flapping_kind(value: Any) -> str:
+    return "flapping[off]" if value == "off" else "flapping[limit]"
+
+
+FlappingSetting = Annotated[
+    Annotated[Flapping, Tag("flapping[limit]")] | Annotated[Literal["off"], Tag("flapping[off]")],
+    Discriminator(_flapping_kind),
+    BeforeValidator(_flapping_off),
+]
+"""``{max_opens, per}``, or ``off``."""
+
+
 class Safety(Strict):
     dry_run: bool = False
     max_actions_per_hour: int = Field(default=30, ge=0)
     storm: StormSetting = Field(default_factory=Storm)
+    flapping: FlappingSetting = Field(default_factory=Flapping)
 
 
 def _env_name(name: str) -> str:
@@ -231,6 +268,33 @@ class Escalation(Strict):
     """Keep paging the last level every ``after`` until someone acknowledges."""
 
 
+AutomationLevel = Literal["auto", "confirm", "off"]
+"""``auto``: playbooks run; ``confirm``: each run waits for a Run click before its first step;
+``off``: nothing runs, the timeline records what would have."""
+
+
+class Verify(Strict):
+    """Closing the loop (DESIGN §7 Verification): once the rule's playbooks completed, wait ``after``
+    and ask Alertmanager whether the incident's alerts still fire."""
+
+    after: Duration
+    """How long to give the fix before asking Alertmanager (e.g. the time a rollout needs to show)."""
+    else_: list[str] = Field(default_factory=list, alias="else")
+    """Playbooks run when the alerts still fire; then one more check ``after`` they completed."""
+    page: Literal["always", "on_failure"] = "always"
+    """``always``: level 1 is paged at open, as without ``verify``; ``on_failure``: people are paged
+    only when automation did not clear it (level 1 then, with what was tried)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("after")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("after must be longer than 0s: Alertmanager needs time to see the fix")
+        return value
+
+
 class Rule(Strict):
     """One entry of a ``rules/*.yaml`` list."""
 
@@ -247,8 +311,24 @@ class Rule(Strict):
     continue_: bool = Field(default=False, alias="continue")
     storm: StormSetting | None = None
     """Overrides ``safety.storm`` for this rule (``off`` disables the guard for it)."""
+    flapping: FlappingSetting | None = None
+    """Overrides ``safety.flapping`` for this rule (``off`` disables the brake for it)."""
+    automation: AutomationLevel = "auto"
+    verify: Verify | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("verify")
+    @classmethod
+    def _confirm_is_paged(cls, value: Verify | None, info: ValidationInfo) -> Verify | None:
+        # A run waiting for a Run click needs someone to click it: people must be told at open.
+        if value is not None and value.page == "on_failure" and info.data.get("automation") == "confirm":
+            raise ValueError(
+                "page: on_failure cannot hold the page of a rule with automation: confirm: its runs "
+                "wait for a Run click, so people are paged at open to give it; use page: always, "
+                "or automation: auto"
+            )
+        return value
 
 
 class Step(Strict):

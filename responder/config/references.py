@@ -65,14 +65,18 @@ def check_references(
                 parse_matcher(text)
             except MatcherError as exc:
                 issues.append(source.issue((*base, "matchers", i), str(exc)))
-        for field_name in ("playbooks", "on_resolved"):
-            for i, name in enumerate(getattr(rule, field_name)):
-                if name not in config.playbooks and name not in broken_playbooks:
-                    issues.append(
-                        source.issue(
-                            (*base, field_name, i), f'undefined playbook "{name}" used in rule "{rule.name}"'
-                        )
-                    )
+        named: list[tuple[tuple[str | int, ...], str]] = [
+            ((field_name, i), name)
+            for field_name in ("playbooks", "on_resolved")
+            for i, name in enumerate(getattr(rule, field_name))
+        ]
+        if rule.verify is not None:
+            named += [(("verify", "else", i), name) for i, name in enumerate(rule.verify.else_)]
+        for where, name in named:
+            if name not in config.playbooks and name not in broken_playbooks:
+                issues.append(
+                    source.issue((*base, *where), f'undefined playbook "{name}" used in rule "{rule.name}"')
+                )
         policy = rule.escalation.policy
         if names_known and rule.notify and policy not in responder.escalation_policies:
             issues.append(

@@ -58,16 +58,24 @@ def approve(run_id: str, index: int) -> Response:
     run = runs.load(rt.redis, rt.keys, run_id)
     if run is None:
         abort(404)
+    confirm = run.confirm and index == 0
     try:
         changed = approval.approve(rt, run_id, index, g.user)
     except ApprovalRefused as exc:
-        flash(f"Not approved: {exc}")
+        flash(f"Not {'started' if confirm else 'approved'}: {exc}")
         return _back(run.incident_id)
-    flash(
-        f"Approved step {index + 1} of {run.playbook}: it runs now."
-        if changed
-        else f"Step {index + 1} of {run.playbook} is not waiting for approval (any more)."
-    )
+    if confirm:
+        flash(
+            f"Confirmed: {run.playbook} runs now."
+            if changed
+            else f"{run.playbook} is not waiting for a Run click (any more)."
+        )
+    else:
+        flash(
+            f"Approved step {index + 1} of {run.playbook}: it runs now."
+            if changed
+            else f"Step {index + 1} of {run.playbook} is not waiting for approval (any more)."
+        )
     return _back(run.incident_id)
 
 

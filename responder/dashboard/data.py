@@ -55,8 +55,16 @@ class IncidentRow:
 
 
 def markers(incident: Incident) -> tuple[Marker, ...]:
-    """The incident's markers. Flapping has no stored state yet; when it does, it is one more here."""
+    """The incident's markers: a storm incident, an incident opened while its key was flapping."""
     found: list[Marker] = []
+    if incident.flapping:
+        found.append(
+            Marker(
+                "flapping",
+                "flapping: its key opened too often within the flapping window, so automation was "
+                "suspended and level 1 was paged at once",
+            )
+        )
     if incident.key.endswith(STORM_SUFFIX):
         found.append(
             Marker(
@@ -220,6 +228,8 @@ class RuleView:
     escalation: str
     """``default, after 2m`` or ``none`` when the rule pages nobody."""
     cooldown: str | None
+    verify_after: str | None = None
+    """``2m``: the rule's fix is checked with Alertmanager that long after its playbooks completed."""
 
 
 @dataclass(frozen=True)
@@ -240,6 +250,7 @@ def config_page(rt: Runtime) -> ConfigPage:
             else "none (no notify channels)"
         )
         cooldown = format_duration(rule.cooldown) if rule.cooldown else None
-        views.append(RuleView(rule, paging, cooldown))
+        verify_after = format_duration(rule.verify.after) if rule.verify is not None else None
+        views.append(RuleView(rule, paging, cooldown, verify_after))
     playbooks = [config.playbooks[name] for name in sorted(config.playbooks)]
     return ConfigPage(str(config.directory), views, playbooks, list(config.warnings))

@@ -37,8 +37,22 @@ class RunView:
 
     @property
     def waiting_step(self) -> int | None:
-        """The step a click on Approve would approve, while the run waits for one."""
-        return self.run.step if self.run.status == RunStatus.AWAITING_APPROVAL else None
+        """The step a click on Approve would approve, while the run waits for one (not a Run click)."""
+        if self.run.status != RunStatus.AWAITING_APPROVAL or self.waiting_confirmation:
+            return None
+        return self.run.step
+
+    @property
+    def waiting_confirmation(self) -> bool:
+        """The run waits for a Run click before its first step (``automation: confirm``)."""
+        return self.run.awaiting_confirmation
+
+    @property
+    def trigger(self) -> str:
+        """When the run started, in words."""
+        return {"resolved": "on resolve", "else": "after a failed verification"}.get(
+            self.run.trigger, "on open"
+        )
 
 
 @dataclass(frozen=True)
@@ -83,7 +97,7 @@ def tone(kind: str) -> str:
         return "bad"
     if kind in _GOOD:
         return "good"
-    if kind in ("incident.acknowledged", "step.approved"):
+    if kind in ("incident.acknowledged", "step.approved", "run.confirmed"):
         return "ack"
     return "info"
 

@@ -15,9 +15,9 @@ from responder.config.durations import format_duration
 from responder.errors import NotifyError, RateLimited
 from responder.escalation.schedule import paged_teams, teams_for
 from responder.notify import dispatch, pending
-from responder.notify.base import REACHED, UPDATE_KINDS, Approval, Kind, Message, redact
+from responder.notify.base import REACHED, UPDATE_KINDS, Approval, Confirmation, Kind, Message, redact
 from responder.store import incidents as store
-from responder.store import reports
+from responder.store import reports, runs
 from responder.store.codec import text as as_text
 from responder.store.records import Event, Incident
 
@@ -57,9 +57,19 @@ def _send(
         by=by,
         incident_url=rt.config.incident_url(incident.id),
         approval=approval,
+        confirmations=_confirmations(rt, incident),
     )
     later = pending.Later(rt.scheduler, rt.clock())
     return dispatch.notify(rt.redis, rt.keys, rt.config, message, list(teams), list(channels), later=later)
+
+
+def _confirmations(rt: Runtime, incident: Incident) -> tuple[Confirmation, ...]:
+    """The incident's runs waiting for a Run click (read only for ``automation: confirm`` rules)."""
+    rule = rt.config.rule(incident.rule)
+    if rule is None or rule.automation != "confirm" or not incident.open:
+        return ()
+    waiting = runs.awaiting_confirmation(rt.redis, rt.keys, incident.id)
+    return tuple(Confirmation(run.id, run.playbook) for run in waiting)
 
 
 def page_level(rt: Runtime, incident: Incident, level: int, reason: str) -> bool:

@@ -6,7 +6,7 @@ user group. Group membership is asked of a callable (the click's job reads it fr
 cached for a minute), so the rule itself is tested on plain values.
 
 Permissions: ``ack`` covers Acknowledge, Resolve and Silence 1h (the on-call's buttons);
-``approve`` covers Approve (a waiting step, a run waiting for confirmation). Both are
+``approve`` covers Approve (a waiting step) and Run (a run waiting for confirmation). Both are
 empty by default: nobody may click until the config says who may.
 """
 
@@ -18,10 +18,16 @@ from dataclasses import dataclass
 from responder.config.models import SlackAccess
 from responder.errors import NotifyError
 
-PERMISSION = {"ack": "ack", "resolve": "ack", "silence_1h": "ack", "approve": "approve"}
+PERMISSION = {"ack": "ack", "resolve": "ack", "silence_1h": "ack", "approve": "approve", "run": "approve"}
 """Each button's ``action_id`` -> the ``access.slack`` list that says who may click it."""
 
-VERB = {"ack": "acknowledge", "resolve": "resolve", "silence_1h": "silence", "approve": "approve"}
+VERB = {
+    "ack": "acknowledge",
+    "resolve": "resolve",
+    "silence_1h": "silence",
+    "approve": "approve",
+    "run": "start a playbook run for",
+}
 """How the timeline and the answer in Slack name what was tried."""
 
 Members = Callable[[str], frozenset[str]]

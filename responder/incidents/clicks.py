@@ -3,7 +3,7 @@
 The web view only verified Slack's signature and queued the click (Slack wants an answer
 within 3 s, and reading a user group's members is a Slack API call). Here, in order:
 
-1. the value must name an incident (or, for Approve, a playbook run) that exists; any
+1. the value must name an incident (or, for Approve and Run, a playbook run) that exists; any
    other value is answered "unknown incident" and nothing else happens;
 2. ``access.slack`` must allow the clicker (:mod:`responder.incidents.access`); group
    membership comes from ``usergroups.users.list``, cached in Redis for a minute;
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from responder.errors import ActionError, ApprovalRefused, IncidentNotFound
 from responder.incidents import access, lifecycle, silencing
 from responder.notify import slack_interactions
-from responder.notify.slack_interactions import SlackAction
+from responder.notify.slack_interactions import RUN_ACTIONS, SlackAction
 from responder.playbooks import approval
 from responder.store import incidents as store
 from responder.store import runs
@@ -47,7 +47,7 @@ def handle(rt: Runtime, click: SlackAction) -> str:
     """Do one verified click. Returns what happened, in a word or two (the job's result)."""
     target = _target(rt, click)
     if target is None:
-        _answer(click, UNKNOWN if click.action_id != "approve" else UNKNOWN_RUN)
+        _answer(click, UNKNOWN if click.action_id not in RUN_ACTIONS else UNKNOWN_RUN)
         return "unknown incident"
     incident_id, run_id = target
     refusal = access.check(
@@ -73,7 +73,7 @@ def handle(rt: Runtime, click: SlackAction) -> str:
             return f"silenced {', '.join(ids)}" if ids else "unchanged"
         assert run_id is not None and click.approval is not None
         changed = approval.approve(rt, run_id, click.approval[1], by, details=who)
-        return "approved" if changed else "unchanged"
+        return ("confirmed" if click.action_id == "run" else "approved") if changed else "unchanged"
     except IncidentNotFound:  # removed between the look-up and the change (retention)
         _answer(click, UNKNOWN)
         return "unknown incident"
@@ -105,7 +105,7 @@ def _target(rt: Runtime, click: SlackAction) -> tuple[str, str | None] | None:
     """``(incident_id, run_id)`` the click is about, when its value names one that exists (for a
     run: with its incident, so nothing is ever recorded in the timeline of a deleted incident)."""
     run_id = None
-    if click.action_id == "approve":
+    if click.action_id in RUN_ACTIONS:
         approval_of = click.approval
         run = runs.load(rt.redis, rt.keys, approval_of[0]) if approval_of is not None else None
         incident_id, run_id = (run.incident_id, run.id) if run is not None else (None, None)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from responder.clock import iso
 from responder.incidents import lifecycle, storms
-from responder.plan import Facts, ResponsePlan, plan_alert, storm_key, storm_limit
+from responder.plan import Facts, ResponsePlan, flapping_limit, plan_alert, storm_key, storm_limit
 from responder.routing.routes import incident_key, route
 from responder.store import guards
 from responder.store import incidents as store
@@ -97,16 +97,21 @@ def read_facts(rt: Runtime, rule: Rule, key: str) -> Facts:
     """What the response plan depends on, read in one round trip."""
     now = rt.clock()
     limit = storm_limit(rt.config, rule)
+    brake = flapping_limit(rt.config, rule)
     with rt.redis.pipeline(transaction=False) as pipe:
         pipe.hget(rt.keys.open_incidents, key)
         pipe.exists(rt.keys.paused)
         pipe.get(rt.keys.cooldown(key))
         pipe.get(rt.keys.budget(int(now // 3600)))
+        if brake is not None:
+            pipe.zrangebyscore(rt.keys.key_opens(key), now - brake.per, "+inf", withscores=True)
+            pipe.get(rt.keys.flapping(key))
         if limit is not None:
             pipe.zcount(rt.keys.rule_opens(rule.name), now - limit.per, "+inf")
             pipe.hget(rt.keys.open_incidents, storm_key(rule.name))
-        open_raw, paused, cooldown_until, used, *storm = pipe.execute()
-    rule_opens, storm_id = storm if storm else (0, None)
+        open_raw, paused, cooldown_until, used, *rest = pipe.execute()
+    key_opens, flapping_at = rest[:2] if brake is not None else ([], None)
+    rule_opens, storm_id = rest[-2:] if limit is not None else (0, None)
     return Facts(
         paused=bool(paused),
         cooldown_left=guards.cooldown_left(cooldown_until, now),
@@ -114,6 +119,8 @@ def read_facts(rt: Runtime, rule: Rule, key: str) -> Facts:
         open_incident=None if open_raw is None else text(open_raw),
         rule_opens=int(rule_opens),
         storm_incident=None if storm_id is None else text(storm_id),
+        key_opens=tuple(float(at) for _, at in key_opens),
+        flapping_left=guards.flapping_left(flapping_at, now, brake.per) if brake is not None else 0.0,
     )
 
 

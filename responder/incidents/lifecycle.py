@@ -18,18 +18,21 @@ from responder.clock import iso
 from responder.config.durations import format_duration
 from responder.errors import IncidentNotFound
 from responder.escalation import timers
+from responder.incidents import verification
 from responder.plan import Facts, ResponsePlan, is_storm_key, plan_resolution
+from responder.plan.flapping import reason as flapping_reason
 from responder.plan.storm import reason as storm_reason
 from responder.playbooks.runs import start_run
 from responder.scheduling import JobSpec
 from responder.store import guards, reports, runs
 from responder.store import incidents as store
+from responder.store import verification as loops
 from responder.store.records import Alert, Event, Incident, IncidentStatus
 
 if TYPE_CHECKING:
     from redis.client import Pipeline
 
-    from responder.config.models import Storm
+    from responder.config.models import Flapping, Storm
     from responder.runtime import Runtime
 
 PAGING_UPDATE = "responder.jobs.paging_update"
@@ -66,6 +69,7 @@ def open_incident(
         updated_at=now,
         generator_url=alert.generator_url or None,
         storm_members=1 if storm is not None else 0,
+        flapping=plan.flapping is not None,
     )
     keys = rt.keys
     with rt.redis.pipeline(transaction=True) as pipe:
@@ -84,28 +88,66 @@ def open_incident(
         if plan.storm_window is not None:
             member = incident.id if storm is None else f"{alert.fingerprint}:{alert.starts_at}"
             guards.count_open(pipe, keys, rule.name, member, now, plan.storm_window)
-        if automation.held is not None:
+        if plan.flapping_window is not None:
+            guards.count_key_open(pipe, keys, incident.key, incident.id, now, plan.flapping_window)
+        if plan.flapping is not None:
+            _flapping(pipe, rt, incident, plan, plan.flapping, now)
+        if automation.held is not None and automation.held_kind != "automation.suspended":
             held = f"playbooks not run: {automation.held} ({', '.join(automation.playbooks)})"
+            details = {"playbooks": list(automation.playbooks)}
             store.add_event(
-                pipe, keys, incident.id, Event(now, automation.held_kind or "playbook.held", held)
+                pipe, keys, incident.id, Event(now, automation.held_kind or "playbook.held", held, details)
             )
-        elif automation.runs:
+        run_ids = []
+        if automation.runs:
             for name in automation.playbooks:
-                start_run(
-                    pipe,
-                    rt,
-                    rt.config.playbooks[name],
-                    incident,
-                    alert,
-                    trigger="firing",
-                    dry_run=automation.dry_run,
-                    now=now,
+                run_ids.append(
+                    start_run(
+                        pipe,
+                        rt,
+                        rt.config.playbooks[name],
+                        incident,
+                        alert,
+                        trigger="firing",
+                        dry_run=automation.dry_run,
+                        now=now,
+                        confirm=automation.confirm,
+                    )
                 )
             guards.start_cooldown(pipe, keys, incident.key, plan.cooldown, now)
+        hold = plan.hold_pages and bool(plan.pages)
+        if plan.verify is not None:
+            verification.begin(
+                pipe, rt, incident, plan.verify, run_ids, list(automation.playbooks), held=hold, now=now
+            )
         if plan.pages:
-            timers.start(pipe, rt, incident.id, rule, now)
+            timers.start(pipe, rt, incident.id, rule, now, hold=hold)
         pipe.execute()
     return incident
+
+
+def _flapping(
+    pipe: Pipeline, rt: Runtime, incident: Incident, plan: ResponsePlan, limit: Flapping, now: float
+) -> None:
+    """Record a flapping open: automation suspended, with the open history; counted for the report."""
+    guards.mark_flapping(pipe, rt.keys, incident.key, now, limit.per)
+    opens = [*plan.key_opens, now]
+    suspended = plan.automation.held_kind == "automation.suspended"
+    names = plan.automation.playbooks if suspended else ()
+    what = f"playbooks not run ({', '.join(names)})" if names else "no playbooks suspended"
+    message = (
+        f"automation suspended: the incident key is flapping ({flapping_reason(limit, len(opens))}): "
+        f"{what}; level 1 is paged at once. Opens within {format_duration(limit.per)}: "
+        + ", ".join(iso(at) for at in opens)
+    )
+    details = {
+        "opens": [iso(at) for at in opens],
+        "max_opens": limit.max_opens,
+        "per": format_duration(limit.per),
+        "playbooks": list(names),
+    }
+    store.add_event(pipe, rt.keys, incident.id, Event(now, "automation.suspended", message, details))
+    reports.count_rule(pipe, rt.keys, incident, "flapping")
 
 
 def _storm_started(
@@ -166,7 +208,11 @@ def resolve(
         if rule is None or not (alerts or storm):
             return
         paused = guards.is_paused(rt.redis, rt.keys)
-        automation = plan_resolution(rt.config, rule, Facts(paused=paused), storm=storm)
+        confirmed = rule.automation != "confirm" or any(
+            run.trigger == "firing" and 0 in run.approved
+            for run in runs.of_incident(rt.redis, rt.keys, incident_id)
+        )
+        automation = plan_resolution(rt.config, rule, Facts(paused=paused), storm=storm, confirmed=confirmed)
         if automation.held is not None:
             held = f"on_resolved playbooks not run: {automation.held} ({', '.join(automation.playbooks)})"
             store.add_event(
@@ -229,20 +275,27 @@ def _transition(
     event_kind: str | None = None,
 ) -> bool:
     keys = rt.keys
+    resolving = target == IncidentStatus.RESOLVED
     with rt.redis.pipeline() as pipe:
         while True:
             try:
-                pipe.watch(keys.incident(incident_id))
+                pipe.watch(keys.incident(incident_id), keys.verification(incident_id))
                 incident = store.find(pipe, keys, incident_id)
                 if incident is None:
                     raise IncidentNotFound(f'no incident "{incident_id}"')
                 if incident.status not in allowed:
                     return False
                 now = rt.clock()
-                automated = target == IncidentStatus.RESOLVED and reports.auto_remediated(
-                    incident, runs.of_incident(rt.redis, keys, incident_id), by=by
+                loop = loops.load(pipe, keys, incident_id) if resolving else None
+                verified = loop is not None and (
+                    loop.verified or verification.verified_by_resolution(loop, by)
+                )
+                automated = resolving and reports.auto_remediated(
+                    incident, runs.of_incident(rt.redis, keys, incident_id), by=by, verified=verified
                 )
                 pipe.multi()
+                if loop is not None:
+                    verification.close(pipe, rt, incident, loop, by, now)
                 store.change_status(pipe, keys, incident, target, now, by, auto_remediated=automated)
                 if target == IncidentStatus.ACKNOWLEDGED:
                     reports.acknowledged(pipe, keys, incident, now)

@@ -74,6 +74,14 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class Confirmation:
+    """A playbook run waiting for a Run click before its first step (``automation: confirm``)."""
+
+    run_id: str
+    playbook: str
+
+
+@dataclass(frozen=True)
 class Message:
     """What to tell people about one incident."""
 
@@ -88,6 +96,8 @@ class Message:
     """Where people open the incident (from ``public_url``)."""
     approval: Approval | None = None
     """Set on a note for a step that ``requires_approval``: Slack shows an Approve button."""
+    confirmations: tuple[Confirmation, ...] = ()
+    """Runs of the incident waiting for a Run click: the Slack card shows a Run button for each."""
 
     @property
     def incident_id(self) -> str:

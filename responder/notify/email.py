@@ -25,7 +25,17 @@ from email.utils import format_datetime, make_msgid
 
 from responder.config.models import Team
 from responder.errors import NotifyError
-from responder.notify.base import Delivery, Message, Retry, env_value, environ, redact, ssl_context, truncate
+from responder.notify.base import (
+    Confirmation,
+    Delivery,
+    Message,
+    Retry,
+    env_value,
+    environ,
+    redact,
+    ssl_context,
+    truncate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +280,15 @@ def text_body(message: Message) -> str:
         lines.append(f"Alert source: {message.alert_url}")
     if message.approval is not None:
         lines.append(APPROVAL_HINT)
+    lines += [confirmation_hint(c) for c in message.confirmations]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def confirmation_hint(confirmation: Confirmation) -> str:
+    return (
+        f"Playbook {confirmation.playbook} waits for a Run click: the Run button in Slack or on the "
+        f"dashboard, or `responder approve {confirmation.run_id}`."
+    )
 
 
 def html_body(message: Message) -> str:
@@ -283,6 +301,7 @@ def html_body(message: Message) -> str:
     if message.alert_url:
         links.append(f"<a href='{e(message.alert_url)}'>Alert source</a>")
     approval = f"<p>{e(APPROVAL_HINT)}</p>" if message.approval is not None else ""
+    approval += "".join(f"<p>{e(confirmation_hint(c))}</p>" for c in message.confirmations)
     return (
         "<!DOCTYPE html><html><body>"
         f"<p><strong>{e(message.text)}</strong></p>"

@@ -153,6 +153,7 @@ def trigger_fields(message: Message) -> dict[str, Any]:
         "incident": message.incident_url or message.incident_id,
         "rule": message.rule,
         "level": message.level,
+        "reason": message.text,  # why this page: "incident opened", "automation did not clear it: ..."
         "status": message.status,
         "labels": labels,
         "annotations": message.annotations,

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from responder.notify.base import Approval, Message
+from responder.notify.base import Approval, Confirmation, Message
 from responder.scheduling import DAY, JobSpec, Lane
 from responder.store.codec import text
 
@@ -69,6 +69,7 @@ def entry(message: Message, team: str, now: float) -> str:
             "level": message.level,
             "by": message.by,
             "approval": message.approval.value if message.approval else None,
+            "confirmations": [[c.run_id, c.playbook] for c in message.confirmations],
             "team": team,
             "since": now,
             "attempts": 0,
@@ -86,6 +87,7 @@ def message_of(data: dict[str, Any], incident: Incident, incident_url: str | Non
         by=data.get("by"),
         incident_url=incident_url,
         approval=approval,
+        confirmations=tuple(Confirmation(str(r), str(p)) for r, p in data.get("confirmations") or ()),
     )
 
 

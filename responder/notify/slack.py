@@ -4,7 +4,8 @@ The first send to a channel posts the incident card (``chat.postMessage``) and i
 ``channel:ts`` becomes the ref. Later sends edit that card (``chat.update``) on
 escalate, ack and resolve, and post to its thread (``thread_ts``) what happened:
 escalations, acknowledgements, notes and playbook step outcomes. Resolving removes
-the buttons; acknowledging shows who did and keeps Resolve and Silence 1h.
+the buttons; acknowledging shows who did and keeps Resolve and Silence 1h. A run waiting
+for confirmation (``automation: confirm``) adds a Run button to the card.
 
 Retries: a 429 is not retried here (slack-sdk's ``RateLimitErrorRetryHandler`` would
 sleep out Retry-After inside the worker): it raises :class:`RateLimited` with Slack's
@@ -320,7 +321,7 @@ def incident_blocks(message: Message) -> list[dict[str, Any]]:
         who.append(f":white_check_mark: {done}")
     if who:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "   ".join(who)}]})
-    buttons = incident_buttons(message.incident_id, status)
+    buttons = incident_buttons(message.incident_id, status) + run_buttons(message, status)
     if buttons:
         blocks.append({"type": "actions", "block_id": "incident_actions", "elements": buttons})
     return blocks
@@ -348,6 +349,16 @@ def incident_buttons(incident_id: str, status: str) -> list[dict[str, Any]]:
     buttons.append(button("resolve", "Resolve", incident_id))
     buttons.append(button("silence_1h", "Silence 1h", incident_id))
     return buttons
+
+
+def run_buttons(message: Message, status: str) -> list[dict[str, Any]]:
+    """A Run button for each run waiting for confirmation (``automation: confirm``); its value is the
+    run id. None once resolved: a confirmation after that is refused anyway."""
+    if status == "resolved":
+        return []
+    return [
+        button("run", truncate(f"Run {c.playbook}", 75), c.run_id, "primary") for c in message.confirmations
+    ]
 
 
 def reply_blocks(message: Message) -> list[dict[str, Any]]:

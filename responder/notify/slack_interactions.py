@@ -46,7 +46,9 @@ log = logging.getLogger(__name__)
 WINDOW = 5 * 60
 """Seconds a signed request stays valid (Slack's recommendation, and slack-sdk's check)."""
 
-ACTIONS = ("ack", "resolve", "silence_1h", "approve")
+ACTIONS = ("ack", "resolve", "silence_1h", "approve", "run")
+RUN_ACTIONS = ("approve", "run")
+"""Buttons whose value names a playbook run rather than an incident."""
 MAX_BODY = 64 * 1024
 MAX_VALUE = 2000
 """Slack's own limit on a button's value."""
@@ -72,9 +74,10 @@ class SlackAction:
     """One button click, as the rest of the responder needs it (and as its job carries it)."""
 
     action_id: str
-    """``ack``, ``resolve``, ``silence_1h`` or ``approve``."""
+    """``ack``, ``resolve``, ``silence_1h``, ``approve`` or ``run``."""
     value: str
-    """The incident id; for ``approve``, ``<run_id>:<step_index>``. Not yet checked: see the properties."""
+    """The incident id; for ``approve``, ``<run_id>:<step_index>``; for ``run`` (confirm a run waiting
+    for a Run click), the run id. Not yet checked: see the properties."""
     user_id: str
     user_name: str
     team_id: str | None = None
@@ -88,11 +91,14 @@ class SlackAction:
     @property
     def incident_id(self) -> str | None:
         """The incident an ack, resolve or silence click names, when its value is an incident id."""
-        return self.value if self.action_id != "approve" and ids.is_incident_id(self.value) else None
+        return self.value if self.action_id not in RUN_ACTIONS and ids.is_incident_id(self.value) else None
 
     @property
     def approval(self) -> tuple[str, int] | None:
-        """``(run_id, step_index)`` for an Approve click whose value is well formed."""
+        """``(run_id, step_index)`` for an Approve click whose value is well formed; for a Run click,
+        its run's first step (confirming a run is approving its first step)."""
+        if self.action_id == "run":
+            return (self.value, 0) if ids.is_run_id(self.value) else None
         return ids.parse_approval(self.value) if self.action_id == "approve" else None
 
     def to_job(self) -> dict[str, str | None]:

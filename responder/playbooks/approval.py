@@ -1,7 +1,10 @@
-"""Approving a step that waits for it (``requires_approval``), from Slack, the API or the CLI; and its expiry.
+"""Approving a step that waits for it (``requires_approval``), or confirming a run that waits for a
+Run click (``automation: confirm``), from Slack, the dashboard, the API or the CLI; and its expiry.
 
-A wait lasts :data:`responder.playbooks.gates.APPROVAL_WAIT` (1h). When a run starts
-waiting, :func:`schedule_expiry` queues a job for the moment it runs out: if nobody
+A confirmation is the approval of the run's first step: the same lock, gate, expiry and
+refusal, recorded as ``run.confirmed``. A wait lasts
+:data:`responder.playbooks.gates.APPROVAL_WAIT` (1h). When a run starts waiting,
+:func:`responder.playbooks.runs.schedule_expiry` queues a job for the moment it runs out: if nobody
 approved by then, :func:`expire` ends the run (``approval.expired``), so no run sits in
 ``awaiting_approval`` for the 30 days a run is kept. An approval that comes too late, or
 after the incident resolved, is refused and recorded (``approval.refused``) whoever sends
@@ -12,14 +15,12 @@ it: API-token holders too. Whether an approval is taken is decided by the pure g
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from responder.errors import ApprovalRefused
 from responder.playbooks import gates
-from responder.playbooks.runs import enqueue_step
-from responder.scheduling import JobSpec
+from responder.playbooks.runs import enqueue_step, schedule_expiry_at, tell_loop
 from responder.store import guards, runs
 from responder.store import incidents as store
 from responder.store.records import Event, Run, RunStatus
@@ -31,25 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXPIRE_APPROVAL = "responder.jobs.approval_expired"
 LOCK_TIMEOUT = 30
-
-
-def schedule_expiry(pipe: Pipeline, rt: Runtime, run_id: str, index: int, since: float) -> None:
-    """Queue, in the caller's transaction, the end of a wait that began at ``since``."""
-    _schedule(pipe, rt, run_id, index, since + gates.APPROVAL_WAIT)
-
-
-def _schedule(pipe: Pipeline, rt: Runtime, run_id: str, index: int, deadline: float) -> None:
-    # At the whole second at or after the deadline: RQ keeps due times in whole seconds, and
-    # a job that ran before the deadline would find the wait not yet over.
-    job = JobSpec(
-        EXPIRE_APPROVAL,
-        (run_id, index),
-        description=f"approval of run {run_id} step {index + 1} expires",
-        result_ttl=3600,
-    )
-    rt.scheduler.enqueue_at(job, math.ceil(deadline), pipeline=pipe)
 
 
 def approve(
@@ -82,12 +65,14 @@ def approve(
         with rt.redis.pipeline(transaction=True) as pipe:
             pipe.multi()
             runs.approve(pipe, rt.keys, run_id, index, by)
-            event = Event(
-                now,
-                "step.approved",
-                f"{playbook.name} step {index + 1} approved by {by}",
-                {"run": run_id, "step": index, **who},
-            )
+            if gates.confirms(run, index):
+                kind, what = (
+                    "run.confirmed",
+                    f"playbook {playbook.name} (run {run_id}) confirmed by {by}: it runs now",
+                )
+            else:
+                kind, what = "step.approved", f"{playbook.name} step {index + 1} approved by {by}"
+            event = Event(now, kind, what, {"run": run_id, "step": index, **who})
             store.add_event(pipe, rt.keys, run.incident_id, event)
             enqueue_step(pipe, rt, run_id, index, playbook.steps[index])
             pipe.execute()
@@ -106,7 +91,7 @@ def expire(rt: Runtime, run_id: str, index: int) -> str:
         if isinstance(verdict, gates.Approvable):
             # Woken early (a clock step): look again at the deadline rather than leave the run waiting.
             with rt.redis.pipeline(transaction=True) as pipe:
-                _schedule(pipe, rt, run_id, index, gates.approval_deadline(run))
+                schedule_expiry_at(pipe, rt, run_id, index, gates.approval_deadline(run))
                 pipe.execute()
             return "not yet"
         if not isinstance(verdict, gates.ApprovalExpired | gates.ApprovalRefused) or not verdict.ends_run:
@@ -142,10 +127,11 @@ def _refuse(
             expired = recorded and isinstance(verdict, gates.ApprovalExpired)
             _end(pipe, rt, run, index, now, verdict.message, expired=expired)
         if recorded:
+            what = f"{run.playbook} run" if gates.confirms(run, index) else f"{run.playbook} step {index + 1}"
             refused = Event(
                 now,
                 "approval.refused",
-                f"approval of {run.playbook} step {index + 1} by {who['by']} refused: {verdict.message}",
+                f"approval of {what} by {who['by']} refused: {verdict.message}",
                 {"run": run.id, "step": index, **who},
             )
             store.add_event(pipe, rt.keys, run.incident_id, refused)
@@ -159,6 +145,8 @@ def _end(
 ) -> None:
     """End a waiting run as cancelled; an expiry is recorded as ``approval.expired``."""
     runs.set_status(pipe, rt.keys, run.id, RunStatus.CANCELLED)
+    run.status = RunStatus.CANCELLED
+    tell_loop(pipe, rt, run, escalated=False, why=message)
     if expired:
         event = Event(now, "approval.expired", message, {"run": run.id, "step": index})
         store.add_event(pipe, rt.keys, run.incident_id, event)

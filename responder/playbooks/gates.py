@@ -12,9 +12,10 @@ step, or :class:`Proceed`. The gates, in order:
 6. ``requires_approval`` and nobody has approved yet;
 7. the hourly action budget is spent.
 
-Approving a waiting step has its own gate, :func:`decide_approval`: an approval is taken
-only while the step still waits, within :data:`APPROVAL_WAIT` of the wait's start, and
-while its incident is open (DESIGN §7).
+Approving a waiting step, or confirming a run that waits for a Run click (``automation:
+confirm``, which is approving its first step), has its own gate, :func:`decide_approval`:
+it is taken only while the step still waits, within :data:`APPROVAL_WAIT` of the wait's
+start, and while its incident is open (DESIGN §7).
 
 Nothing here touches Redis, so every gate is tested on plain values.
 """
@@ -222,22 +223,32 @@ def approval_deadline(run: Run) -> float:
     return since + APPROVAL_WAIT
 
 
+def confirms(run: Run, index: int) -> bool:
+    """Whether approving step ``index`` of ``run`` is the Run click that confirms it (``automation:
+    confirm``): its first step, in a run created waiting. One click also approves that step when it
+    ``requires_approval``."""
+    return run.confirm and index == 0
+
+
 def decide_approval(run: Run, index: int, incident: Incident | None, now: float) -> ApprovalVerdict:
-    """May step ``index`` of ``run`` be approved at ``now``?"""
+    """May step ``index`` of ``run`` be approved (or the run confirmed) at ``now``?"""
     if index in run.approved or run.step != index:
         return NotWaiting()
     waiting = run.status == RunStatus.AWAITING_APPROVAL
     if not waiting and run.awaiting_since is None:
         return NotWaiting()  # it never waited: a running step, or a run ended before reaching it
-    label = f"{run.playbook} step {index + 1}"
+    confirm = confirms(run, index)
+    label = f"playbook {run.playbook} (run {run.id})" if confirm else f"{run.playbook} step {index + 1}"
+    done = "confirmed" if confirm else "approved"
     if incident is None or not incident.open:
         ended = "; the run ended" if waiting else ""
-        message = f"{label} cannot be approved: incident {run.incident_id} is resolved{ended}"
+        message = f"{label} cannot be {done}: incident {run.incident_id} is resolved{ended}"
         return ApprovalRefused(message, waiting)
     deadline = approval_deadline(run)
     if now >= deadline:
         wait = format_duration(APPROVAL_WAIT)
         ended = "; the run ended" if waiting else ""
-        message = f"{label} was not approved within {wait}: the approval expired at {iso(deadline)}{ended}"
+        what = "confirmation" if confirm else "approval"
+        message = f"{label} was not {done} within {wait}: the {what} expired at {iso(deadline)}{ended}"
         return ApprovalExpired(message, waiting)
     return Approvable() if waiting else NotWaiting()

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from responder.errors import ActionError
 from responder.notify.base import Approval
-from responder.playbooks import approval
-from responder.playbooks.runs import enqueue_step
+from responder.playbooks.runs import enqueue_step, schedule_expiry, tell_loop
 from responder.redact import redact
 from responder.store import guards, reports, runs
 from responder.store import incidents as store
@@ -65,6 +64,8 @@ def advance(
                 now, "playbook.completed", f"playbook {playbook.name} completed", {"run": run.id}
             )
             store.add_event(pipe, keys, run.incident_id, completed)
+            run.status = RunStatus.COMPLETED
+            tell_loop(pipe, rt, run, escalated=False)
         else:
             enqueue_step(pipe, rt, run.id, index + 1, playbook.steps[index + 1], run.lane)
         pipe.execute()
@@ -109,7 +110,7 @@ def fail(
     message = redact(message, secrets)
     if continue_on_error and snap.playbook is not None:
         return advance(rt, snap, f"{message} (continuing: continue_on_error)", outcome="failed")
-    finish(rt, snap, RunStatus.FAILED, message, kind="step.failed")
+    finish(rt, snap, RunStatus.FAILED, message, kind="step.failed", escalated=True)
     if incident is not None:
         _tell(rt, snap, message)
     rt.escalate_now(run.incident_id, message)
@@ -124,11 +125,16 @@ def finish(
     *,
     kind: str | None = None,
     release: bool = True,
+    escalated: bool = False,
 ) -> str:
-    """End the run with ``status`` (``playbook.<status>`` in the timeline unless ``kind`` says otherwise)."""
+    """End the run with ``status`` (``playbook.<status>`` in the timeline unless ``kind`` says otherwise).
+
+    ``escalated``: the caller pages the next level itself (the verification loop must not).
+    """
     run = snap.run
     assert run is not None
     with rt.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # RQ's enqueue (the verification loop's job) wants the transaction opened explicitly
         runs.set_status(pipe, rt.keys, run.id, status)
         if status == RunStatus.FAILED and snap.incident is not None:
             reports.count_rule(pipe, rt.keys, snap.incident, "runs_failed")
@@ -136,6 +142,8 @@ def finish(
                 reports.count_rule(pipe, rt.keys, snap.incident, "steps_failed")
         event = Event(rt.clock(), kind or f"playbook.{status.value}", message, {"run": run.id})
         store.add_event(pipe, rt.keys, run.incident_id, event)
+        run.status = status
+        tell_loop(pipe, rt, run, escalated=escalated, why=message)
         pipe.execute()
     if release:
         _release(rt, run)
@@ -152,7 +160,7 @@ def await_approval(rt: Runtime, snap: StepSnapshot, message: str) -> str:
         runs.await_approval(pipe, rt.keys, run.id, now)
         event = Event(now, "step.awaiting_approval", message, {"run": run.id, "step": snap.index})
         store.add_event(pipe, rt.keys, run.incident_id, event)
-        approval.schedule_expiry(pipe, rt, run.id, snap.index, now)  # a wait lasts an hour, not 30 days
+        schedule_expiry(pipe, rt, run.id, snap.index, now)  # a wait lasts an hour, not 30 days
         pipe.execute()
     _tell(rt, snap, message, Approval(run.id, snap.index))
     return "awaiting approval"
@@ -162,7 +170,7 @@ def budget_spent(rt: Runtime, snap: StepSnapshot, message: str) -> str:
     """Automation stops for this run and the next level is paged with the reason."""
     run = snap.run
     assert run is not None
-    finish(rt, snap, RunStatus.CANCELLED, message)
+    finish(rt, snap, RunStatus.CANCELLED, message, escalated=True)
     rt.escalate_now(run.incident_id, message)
     return "budget exhausted"
 

@@ -9,11 +9,15 @@ and the run resumes there, and a completed step is never run again.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
+from responder.config.durations import format_duration
+from responder.playbooks.gates import APPROVAL_WAIT
 from responder.scheduling import JobSpec, Lane, step_lane
 from responder.store import incidents as store
 from responder.store import reports, runs
+from responder.store import verification as loops
 from responder.store.records import Alert, Event, Incident, Run, RunStatus
 
 if TYPE_CHECKING:
@@ -23,6 +27,8 @@ if TYPE_CHECKING:
     from responder.runtime import Runtime
 
 EXECUTE_STEP = "responder.jobs.execute_step"
+LOOP_RUN_ENDED = "responder.jobs.verify_run_ended"
+EXPIRE_APPROVAL = "responder.jobs.approval_expired"
 STEP_FAILED = "responder.jobs.step_job_failed"
 ABANDON_RETRIES = 3
 """Room for RQ to re-run a step whose worker died; a step's own failures are counted by the run, not by RQ."""
@@ -75,11 +81,13 @@ def start_run(
     trigger: str,
     dry_run: bool,
     now: float,
+    confirm: bool = False,
 ) -> str:
     """Create a run and queue its first step, in the caller's transaction. Returns the run id.
 
     Its steps wait in the lane of the incident's severity, so a critical incident's steps go
-    before those of a storm of low ones.
+    before those of a storm of low ones. ``confirm`` (``automation: confirm``): the run waits
+    for a Run click instead, as a ``requires_approval`` step does, and expires with it.
     """
     incident_id = incident.id
     run = Run(
@@ -89,10 +97,12 @@ def start_run(
         alert=alert,
         trigger=trigger,
         dry_run=dry_run,
-        status=RunStatus.RUNNING,
+        status=RunStatus.AWAITING_APPROVAL if confirm else RunStatus.RUNNING,
         step=0,
         created_at=now,
         lane=step_lane(incident.severity),
+        awaiting_since=now if confirm else None,
+        confirm=confirm,
     )
     runs.create(pipe, rt.keys, run)
     reports.count_rule(pipe, rt.keys, incident, "runs_started")
@@ -107,5 +117,53 @@ def start_run(
             {"run": run.id, "playbook": playbook.name},
         ),
     )
-    enqueue_step(pipe, rt, run.id, 0, playbook.steps[0], run.lane)
+    if confirm:
+        waits = (
+            f"playbook {playbook.name} (run {run.id}) waits for a Run click before its first step: "
+            f"the Run button in Slack or on the dashboard, or `responder approve {run.id}`; "
+            f"it expires after {format_duration(APPROVAL_WAIT)}"
+        )
+        event = Event(
+            now, "playbook.awaiting_confirmation", waits, {"run": run.id, "playbook": playbook.name}
+        )
+        store.add_event(pipe, rt.keys, incident_id, event)
+        schedule_expiry(pipe, rt, run.id, 0, now)
+    else:
+        enqueue_step(pipe, rt, run.id, 0, playbook.steps[0], run.lane)
     return run.id
+
+
+def schedule_expiry(pipe: Pipeline, rt: Runtime, run_id: str, index: int, since: float) -> None:
+    """Queue, in the caller's transaction, the end of a wait for approval (or for a Run click) that
+    began at ``since``: a wait lasts :data:`APPROVAL_WAIT`, not the 30 days a run is kept."""
+    schedule_expiry_at(pipe, rt, run_id, index, since + APPROVAL_WAIT)
+
+
+def schedule_expiry_at(pipe: Pipeline, rt: Runtime, run_id: str, index: int, deadline: float) -> None:
+    # At the whole second at or after the deadline: RQ keeps due times in whole seconds, and
+    # a job that ran before the deadline would find the wait not yet over.
+    job = JobSpec(
+        EXPIRE_APPROVAL,
+        (run_id, index),
+        description=f"approval of run {run_id} step {index + 1} expires",
+        result_ttl=3600,
+    )
+    rt.scheduler.enqueue_at(job, math.ceil(deadline), pipeline=pipe)
+
+
+def tell_loop(pipe: Pipeline, rt: Runtime, run: Run, *, escalated: bool, why: str = "") -> None:
+    """Queue, in the caller's transaction that ends ``run``, the job that tells its incident's
+    verification loop (:mod:`responder.incidents.verification`); nothing when there is none.
+
+    ``escalated``: whoever ended the run pages the next level itself (a failed step, a spent
+    budget), so the loop must not page for it again. ``why``: how it ended, for the timeline.
+    """
+    if run.trigger == "resolved" or not loops.active(rt.redis, rt.keys, run.incident_id):
+        return
+    job = JobSpec(
+        LOOP_RUN_ENDED,
+        (run.id, escalated, why),
+        result_ttl=600,
+        description=f"verification hears that run {run.id} ended",
+    )
+    rt.scheduler.enqueue(job, pipeline=pipe)

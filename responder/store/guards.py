@@ -115,3 +115,25 @@ def count_open(pipe: Pipeline, keys: Keys, rule: str, member: str, now: float, w
     pipe.zadd(key, {member: now})
     pipe.zremrangebyscore(key, "-inf", now - window)
     pipe.expire(key, int(window) + 60)
+
+
+def count_key_open(
+    pipe: Pipeline, keys: Keys, incident_key: str, incident_id: str, now: float, window: float
+) -> None:
+    """Queue: ``incident_key`` opened once more (as ``incident_id``) at ``now``; opens older than
+    ``window`` go (the flapping brake counts the rest)."""
+    key = keys.key_opens(incident_key)
+    pipe.zadd(key, {incident_id: now})
+    pipe.zremrangebyscore(key, "-inf", now - window)
+    pipe.expire(key, int(window) + 60)
+
+
+def mark_flapping(pipe: Pipeline, keys: Keys, incident_key: str, now: float, window: float) -> None:
+    """Queue: ``incident_key`` opened while flapping at ``now``; it stays flapping until ``window``
+    passes with no open (the stored time decides; the TTL only cleans up)."""
+    pipe.set(keys.flapping(incident_key), now, px=int(window * 1000) + 60_000)
+
+
+def flapping_left(stored: bytes | str | None, now: float, window: float) -> float:
+    """Seconds ``incident_key`` stays flapping, from the stored time of its last flapping open."""
+    return max(float(stored) + window - now, 0.0) if stored else 0.0

@@ -60,6 +60,8 @@ def _encode(incident: Incident) -> dict[Any, Any]:
     if incident.storm_members:
         fields[STORM_MEMBERS] = incident.storm_members
         fields[STORM_FIRING] = incident.storm_members
+    if incident.flapping:
+        fields["flapping"] = 1
     return fields
 
 
@@ -83,6 +85,7 @@ def _decode(raw: dict[Any, Any]) -> Incident:
         resolved_at=times.get("resolved_at"),
         auto_remediated=data.get("auto_remediated") == "1",
         storm_members=int(data.get(STORM_MEMBERS) or 0),
+        flapping=data.get("flapping") == "1",
         **{name: data.get(name) or None for name in _OPTIONAL},
     )
 

@@ -159,6 +159,19 @@ class Keys:
         that joined the storm incident instead), scored by when; trimmed to the storm window."""
         return f"{self.prefix}:rule:{rule}:opens"
 
+    def key_opens(self, incident_key: str) -> str:
+        """Sorted set: the incidents opened with ``incident_key``, scored by when; trimmed to the
+        flapping window (the flapping brake counts them)."""
+        return f"{self.prefix}:key:{incident_key}:opens"
+
+    def flapping(self, incident_key: str) -> str:
+        """When ``incident_key`` last opened while flapping: it stays flapping for the window after."""
+        return f"{self.prefix}:key:{incident_key}:flapping"
+
+    def verification(self, incident_id: str) -> str:
+        """Hash: an incident's verification loop (store/verification.py), kept like its runs."""
+        return f"{self.prefix}:incident:{incident_id}:verify"
+
     def pending_deliveries(self, incident_id: str, channel: str, target: str) -> str:
         """List: messages for one incident and channel target waiting behind a rate-limited one, oldest
         first; while it is not empty, new messages there join its end so they arrive in order."""

@@ -114,6 +114,8 @@ class Incident:
     """Resolved by automation: verified fixed, or every run completed and Alertmanager resolved it unacked."""
     storm_members: int = 0
     """For a storm incident (key ``<rule>:storm``): how many alerts joined it, the first included."""
+    flapping: bool = False
+    """Opened while its key was flapping (DESIGN §7 Flapping): no playbook ran, level 1 was paged at once."""
 
     @property
     def open(self) -> bool:
@@ -147,6 +149,8 @@ class Incident:
             out["auto_remediated"] = self.auto_remediated
         if self.storm_members:
             out["storm"] = {"members": self.storm_members}
+        if self.flapping:
+            out["flapping"] = True
         return out
 
 
@@ -195,6 +199,18 @@ class Run:
     """Step index -> failed attempts so far."""
     awaiting_since: float | None = None
     """When the run began waiting for approval of the step it is on (approvals expire)."""
+    confirm: bool = False
+    """Created waiting for a Run click before its first step (``automation: confirm``)."""
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        """It waits for the Run click that starts it (its first step, not yet approved)."""
+        return (
+            self.confirm
+            and self.status == RunStatus.AWAITING_APPROVAL
+            and self.step == 0
+            and 0 not in self.approved
+        )
 
     def public(self) -> dict[str, Any]:
         return {
@@ -208,4 +224,5 @@ class Run:
             "created_at": iso(self.created_at),
             "done": {str(k): v for k, v in sorted(self.done.items())},
             "approved": {str(k): v for k, v in sorted(self.approved.items())},
+            **({"confirm": True} if self.confirm else {}),
         }

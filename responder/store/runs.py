@@ -3,9 +3,10 @@
 Fields: the run's identity (``id``, ``incident_id``, ``playbook``, ``alert``, ``trigger``,
 ``dry_run``, ``created_at``), where it is (``status``, ``step``, ``target``), and per step
 ``done:<i>`` (outcome), ``approved:<i>`` (who) and ``failures:<i>`` (attempts that failed);
-``awaiting_since`` is when it began waiting for approval of the step it is on; ``job``, the id
-of the RQ job last queued for it. Runs that queued a job are listed in ``keys.active_runs``
-until the workers' sweep finds them finished.
+``awaiting_since`` is when it began waiting for approval of the step it is on; ``confirm``
+marks a run created waiting for a Run click (``automation: confirm``); ``job``, the id of the
+RQ job last queued for it. Runs that queued a job are listed in ``keys.active_runs`` until the
+workers' sweep finds them finished.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def create(pipe: Pipeline, keys: Keys, run: Run) -> None:
             "step": run.step,
             "created_at": run.created_at,
             "lane": run.lane,
+            **({"confirm": 1} if run.confirm else {}),
+            **({"awaiting_since": run.awaiting_since} if run.awaiting_since is not None else {}),
         },
     )
     pipe.expire(key, RUN_TTL)
@@ -70,6 +73,7 @@ def load(redis: Redis | Pipeline, keys: Keys, run_id: str) -> Run | None:
         approved=per_step["approved"],
         failures={i: int(n) for i, n in per_step["failures"].items()},
         awaiting_since=float(data["awaiting_since"]) if data.get("awaiting_since") else None,
+        confirm=data.get("confirm") == "1",
     )
 
 
@@ -131,3 +135,8 @@ def count_failure(redis: Redis, keys: Keys, run_id: str, index: int) -> int:
 
 def approve(pipe: Pipeline, keys: Keys, run_id: str, index: int, by: str) -> None:
     pipe.hset(keys.run(run_id), mapping={f"approved:{index}": by, "status": RunStatus.RUNNING.value})
+
+
+def awaiting_confirmation(redis: Redis, keys: Keys, incident_id: str) -> list[Run]:
+    """An incident's runs that wait for a Run click before their first step (oldest first)."""
+    return [run for run in of_incident(redis, keys, incident_id) if run.awaiting_confirmation]

@@ -102,7 +102,8 @@ def transition(incident_id: str, action: str) -> tuple[Response, int]:
 
 @bp.post("/api/runs/<run_id>/approve")
 def approve(run_id: str) -> tuple[Response, int]:
-    """Approve the step a run waits on (``requires_approval``), as the Slack button does.
+    """Approve the step a run waits on (``requires_approval``), or confirm a run waiting for a Run click
+    (``automation: confirm``: its first step), as the Slack buttons do.
 
     API-token holders are not subject to ``access.slack``; but a wait that expired, or an
     incident that resolved, refuses their approval too (409, recorded in the timeline).
@@ -126,7 +127,10 @@ def approve(run_id: str) -> tuple[Response, int]:
         return error(409, str(exc))
     after = runs.load(runtime.redis, runtime.keys, run_id)
     status = after.status.value if after is not None else "unknown"
-    return jsonify({"changed": changed, "run": run_id, "step": step, "status": status}), 200
+    answer = {"changed": changed, "run": run_id, "step": step, "status": status, "playbook": run.playbook}
+    if run.confirm and step == 0:
+        answer["confirmation"] = True  # the Run click of an automation: confirm run
+    return jsonify(answer), 200
 
 
 @bp.get("/api/flags")

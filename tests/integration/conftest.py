@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from responder.actions.kubernetes import reset_client
 from responder.runtime import Runtime
 from responder.webhook.app import create_app
+from tests.alertmanager import RealAlertmanager
 from tests.fakes.kube import FakeKube
 from tests.fakes.kubeconfig import FAKE_CONTEXT, UNREACHABLE_CONTEXT, closed_port_url, write_kubeconfig
 from tests.fakes.notify_env import SECRETS
@@ -123,3 +124,20 @@ def kubeconfig(fake_kube: FakeKube, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     reset_client()
     yield path
     reset_client()
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RealAlertmanager]:
+    """The real Alertmanager (a do-nothing receiver: tests post to the responder's webhook themselves);
+    ``ALERTMANAGER_URL`` points at it."""
+    directory = tmp_path / "alertmanager"
+    directory.mkdir()
+    try:
+        am = RealAlertmanager.start(directory)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    monkeypatch.setenv("ALERTMANAGER_URL", am.url)
+    try:
+        yield am
+    finally:
+        am.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -261,3 +262,146 @@ def test_the_cli_cannot_approve_once_the_incident_resolved(
         "the run ended\n"
     )
     assert "retryAttempts: 3" in cli.invoke(main, ["flags", "list"]).output
+
+
+def test_a_run_waiting_for_confirmation_runs_once_confirmed_from_the_cli(
+    cli: CliRunner, runtime: Runtime, server: str, config_dir: Path
+) -> None:
+    import requests
+
+    (config_dir / "playbooks" / "confirm_flag.yaml").write_text(
+        "name: confirm_flag\nsteps:\n  - action: flags.set\n    with: {flag: retryAttempts, value: 9}\n"
+    )
+    with (config_dir / "rules" / "10-rules.yaml").open("a") as rules:
+        rules.write(
+            "- name: confirmed\n  matchers: ['alertname = \"Confirm\"']\n"
+            "  playbooks: [confirm_flag]\n  automation: confirm\n"
+        )
+    runtime.reload()
+    requests.post(f"{server}/webhook/alertmanager", data=body(alert("Confirm")), timeout=5)
+    drain(runtime)
+    [incident] = json.loads(cli.invoke(main, ["incidents", "list", "--json"]).output)["incidents"]
+    shown = cli.invoke(main, ["incidents", "show", incident["id"]]).output
+    [line] = [ln for ln in shown.splitlines() if "playbook.awaiting_confirmation" in ln]
+    run_id = line.split("(run ", 1)[1].split(")", 1)[0]
+    assert f"`responder approve {run_id}`" in line
+    assert "retryAttempts: 3" in cli.invoke(main, ["flags", "list"]).output  # no step has run
+
+    confirmed = cli.invoke(main, ["approve", run_id, "--by", "carol"])
+    again = cli.invoke(main, ["approve", run_id, "--by", "dave"])
+    drain(runtime)
+
+    assert confirmed.output == f"run {run_id} of confirm_flag confirmed; it runs now\n"
+    assert again.output == f"run {run_id} was not waiting for confirmation (status running)\n"
+    assert "retryAttempts: 9" in cli.invoke(main, ["flags", "list"]).output
+    shown = cli.invoke(main, ["incidents", "show", incident["id"]]).output
+    assert (
+        f"run.confirmed           playbook confirm_flag (run {run_id}) confirmed by carol: it runs now"
+        in shown
+    )
+
+
+LOOP_RULES = """
+- name: careful
+  matchers: ['alertname = "Careful"']
+  severity: high
+  playbooks: [enable_direct_processing]
+  automation: confirm
+  notify: [slack]
+  escalation: {after: 10m}
+- name: watch_only
+  matchers: ['alertname = "WatchOnly"']
+  severity: medium
+  playbooks: [restart_workers]
+  automation: "off"
+  notify: [slack]
+- name: quiet_restart
+  matchers: ['alertname = "QuietRestart"']
+  severity: high
+  playbooks: [restart_workers]
+  verify: {after: 3m, page: on_failure}
+  flapping: {max_opens: 2, per: 30m}
+  notify: [slack]
+  escalation: {after: 10m}
+"""
+
+
+def test_simulate_shows_verify_automation_level_flapping_and_storm(tmp_path: Path) -> None:
+    directory = tmp_path / "config"
+    directory.mkdir()
+    shutil.copy(ROOT / "responder.yaml", directory / "responder.yaml")
+    shutil.copytree(ROOT / "rules", directory / "rules")
+    shutil.copytree(ROOT / "playbooks", directory / "playbooks")
+    (directory / "rules" / "30-loop.yaml").write_text(LOOP_RULES)
+
+    def simulate(name: str, *args: str) -> str:
+        path = tmp_path / f"{name}.json"
+        path.write_bytes(body(alert(name)))
+        result = CliRunner().invoke(main, ["simulate", "--config", str(directory), str(path), *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    worker_down = simulate("WorkerDown").splitlines()
+    assert "    automation: auto (playbooks run at open)" in worker_down
+    assert "    storm guard: 25 per 10m: " in "\n".join(worker_down)
+    assert (
+        "    flapping brake: 3 opens per 1h: from open 4 of the incident key within that window, no playbook "
+        "runs and level 1 is paged at once"
+    ) in worker_down
+    verify = worker_down.index(
+        "    verify: 2m after the playbooks complete, ask Alertmanager whether the alerts still fire"
+    )
+    assert worker_down[verify + 1 : verify + 3] == [
+        "    still firing: run these, then ask again 2m after they complete:",
+        "      playbook enable_direct_processing",
+    ]
+    assert "    still firing: page the next escalation level at once, with what was tried" in worker_down
+    assert "    at +0s: level 1 -> dev-team via slack, email, pagerduty (unless acknowledged)" in worker_down
+
+    flapping = simulate("WorkerDown", "--opens", "4")
+    assert (
+        "    as open 4 within the window: flapping: no playbook runs, level 1 is paged at once\n" in flapping
+    )
+    assert (
+        "    playbooks not run: automation suspended: the incident key is flapping (opened 4 times within 1h "
+        "(limit 3))\n"
+    ) in flapping
+    assert "    as open 3 within the window: acts as usual\n" in simulate("WorkerDown", "--opens", "3")
+
+    storm = simulate("WorkerDown", "--storm-at", "26")
+    assert "    as new incident 26 within the window: opens the storm incident\n" in storm
+
+    careful = simulate("Careful")
+    assert (
+        "    automation: confirm (each run waits for a Run click: Slack, dashboard or `responder approve "
+        "RUN_ID`; 1h)\n"
+    ) in careful
+    assert "    playbook enable_direct_processing (waits for a Run click)\n" in careful
+
+    watch_only = simulate("WatchOnly")
+    assert "    automation: off (nothing runs; the timeline records what would have)\n" in watch_only
+    assert (
+        "    playbooks not run: automation is off for rule watch_only (automation: off); this is what would "
+        "have run\n"
+    ) in watch_only
+    assert "kubernetes.rollout_restart" not in watch_only
+
+    quiet = simulate("QuietRestart")
+    assert "    page: on_failure: nobody is paged unless automation does not clear it\n" in quiet
+    assert "    +0s after a failed verdict: level 1 -> dev-team via slack (unless acknowledged)\n" in quiet
+    assert "    flapping brake: 2 opens per 30m: from open 3 of the incident key" in quiet
+
+    as_json = json.loads(
+        CliRunner()
+        .invoke(main, ["simulate", "--config", str(directory), str(tmp_path / "QuietRestart.json"), "--json"])
+        .output
+    )
+    [rule] = as_json["alerts"][0]["rules"]
+    assert rule["automation"] == "auto"
+    assert {k: v for k, v in rule["verify"].items() if k != "else"} == {
+        "after": "3m",
+        "page": "on_failure",
+        "applies": True,
+        "holds_level_1": True,
+    }
+    assert rule["flapping"] == {"limit": "2 opens per 30m", "from_open": 3}

@@ -3,7 +3,9 @@
 Both go through the one response plan, so what simulate says about severity, playbooks,
 dry run and who is paged when must be what the run does. The run is real: the default
 config, a real RQ worker, the Kubernetes actions against the fake API server, every page
-delivered to the fakes, and the clock moved through every escalation level.
+delivered to the fakes, and the clock moved through every escalation level. A rule that
+verifies asks the real Alertmanager, which does not hold the alert: its check finds it
+fixed, so no ``verify.else`` playbook runs and the escalation is the plan's.
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ def run_for_real(runtime: Runtime, firing: dict[str, Any]) -> dict[str, Any]:
         "dry_run": ["dry run" in e.message for e in started],
         "escalation": pages,
         "failed": [e.message for e in timeline if e.kind == "step.failed"],
+        "verified": [e.kind for e in timeline if e.kind.startswith("verify.") and e.kind != "verify.waiting"],
     }
 
 
@@ -125,7 +128,10 @@ def test_simulate_and_a_real_run_agree(
     tmp_path: Path,
     rule: Any,
     severity: str,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if "verify" in rule:
+        request.getfixturevalue("alertmanager")
     firing = alert_for(rule, severity)
     plan = simulated(config_dir, tmp_path, firing)
     real = run_for_real(runtime, firing)
@@ -145,6 +151,7 @@ def test_simulate_and_a_real_run_agree(
         for p in plan["escalation"]
     ]
     assert real["escalation"] == expected_pages
+    assert real["verified"] == (["verify.ok"] if plan["verify"] and plan["verify"]["applies"] else [])
 
 
 def test_a_warning_alert_is_medium_in_both(

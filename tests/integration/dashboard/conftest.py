@@ -1,28 +1,22 @@
 """Fixtures for the dashboard: the app in its three access modes, a real server on a free port,
-Debian's chromium driven by Playwright, and the real Alertmanager for Silence 1h."""
+Debian's chromium driven by Playwright (the real Alertmanager is in tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from responder.runtime import Runtime
-from responder.up import free_port
 from responder.webhook.app import create_app
 from tests.browser import launch
 from tests.integration.dashboard.support import TOKEN, Served
 
 SECRET = "dashboard-test-secret"
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
 APPROVAL_PLAYBOOK = """
 name: careful_flag
@@ -113,48 +107,3 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     return context.new_page()
-
-
-# -- the real Alertmanager ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def alertmanager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The real Alertmanager with a do-nothing receiver; ``ALERTMANAGER_URL`` points at it."""
-    if ALERTMANAGER is None:
-        pytest.fail("prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)")
-    config = tmp_path / "alertmanager.yml"
-    config.write_text("route: {receiver: none}\nreceivers: [{name: none}]\n")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            ALERTMANAGER,
-            f"--config.file={config}",
-            f"--storage.path={tmp_path / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            "--log.level=warn",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not _ready(url + "/-/ready"):
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            pytest.fail("Alertmanager did not become ready within 30 s")
-        time.sleep(0.1)
-    monkeypatch.setenv("ALERTMANAGER_URL", url)
-    try:
-        yield url
-    finally:
-        process.terminate()
-        process.wait(15)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 from flask.testing import FlaskClient
@@ -17,6 +19,7 @@ from responder.store import keys as keys_mod
 from responder.store.records import IncidentStatus
 from responder.up import free_port
 from responder.webhook.app import create_app
+from tests.alertmanager import RealAlertmanager
 from tests.helpers import advance, alert, body, incident_of, open_incident, timeline_of
 from tests.integration.dashboard.support import csrf, csrf_of
 
@@ -171,6 +174,44 @@ def test_approve_by_form_runs_the_waiting_step(
     assert "Approve step 1" not in after
 
 
+@pytest.fixture
+def confirm_config(config_dir: Path) -> Path:
+    """Rule ``confirmed`` (alert ``Confirm``) waits for a Run click; request it before ``runtime``."""
+    (config_dir / "playbooks" / "confirm_flag.yaml").write_text(
+        "name: confirm_flag\nsteps:\n  - action: flags.set\n    with: {flag: retryAttempts, value: 9}\n"
+    )
+    (config_dir / "rules" / "20-confirm.yaml").write_text(
+        "- name: confirmed\n  matchers: ['alertname = \"Confirm\"']\n  playbooks: [confirm_flag]\n"
+        "  automation: confirm\n"
+    )
+    return config_dir
+
+
+def test_the_run_button_starts_a_run_waiting_for_confirmation(
+    confirm_config: Path, runtime: Runtime, open_client: FlaskClient
+) -> None:
+    incident_id, _ = open_incident(open_client, runtime, "Confirm")
+    page = text(open_client.get(f"/ui/incidents/{incident_id}"))
+    [run_id] = [
+        e["details"]["run"] for e in timeline_of(runtime, incident_id) if e["kind"] == "playbook.started"
+    ]
+
+    assert runtime.redis.hget(runtime.keys.flags, "retryAttempts") == b"3"
+    assert f'action="/ui/runs/{run_id}/steps/0/approve"' in page
+    assert ">Run confirm_flag</button>" in page
+    assert "Approve step 1" not in page  # a Run click, not a step approval
+
+    response = open_client.post(f"/ui/runs/{run_id}/steps/0/approve", data={"csrf_token": csrf_of(page)})
+    advance(runtime, 0)
+    after = text(open_client.get(response.headers["Location"]))
+
+    assert response.status_code == 303
+    assert "Confirmed: confirm_flag runs now." in after
+    assert f"playbook confirm_flag (run {run_id}) confirmed by carol: it runs now" in after
+    assert runtime.redis.hget(runtime.keys.flags, "retryAttempts") == b"9"
+    assert ">Run confirm_flag</button>" not in after
+
+
 def test_pause_and_resume_by_form(open_client: FlaskClient, runtime: Runtime) -> None:
     token = csrf(open_client, "/ui/automation")
 
@@ -276,6 +317,24 @@ def test_the_config_page_lists_rules_in_order_and_playbooks(
     assert "<div>alertname = &#34;APIQuotaExhaustion&#34;</div>" in page  # the matcher, escaped
 
 
+def test_the_config_page_shows_a_rules_verification_and_automation_level(
+    confirm_config: Path, runtime: Runtime, open_client: FlaskClient
+) -> None:
+    with (confirm_config / "rules" / "20-confirm.yaml").open("a") as rules:
+        rules.write("  verify: {after: 3m, else: [careful]}\n")
+    (confirm_config / "playbooks" / "careful.yaml").write_text(
+        "name: careful\nsteps:\n  - action: flags.set\n    with: {flag: retryAttempts, value: 1}\n"
+    )
+    runtime.reload()
+
+    page = text(open_client.get("/ui/config"))
+    row = page[page.index('id="rule-confirmed"') :]
+    row = row[: row.index("</tr>")]
+
+    assert 'verified 3m after; else <a class="mono" href="#playbook-careful">careful</a>' in row
+    assert '<b class="warn">automation: confirm</b>' in row
+
+
 def test_the_automation_page_shows_the_budget_and_queue(open_client: FlaskClient, runtime: Runtime) -> None:
     open_incident(open_client, runtime, "APIQuotaExhaustion")  # two playbooks: 2 actions + 1 notify
     used = guards.budget_used(runtime.redis, runtime.keys, runtime.clock())
@@ -300,7 +359,7 @@ def test_a_resolved_incident_offers_no_buttons(open_client: FlaskClient, runtime
 
 
 def test_silence_by_form_queues_it_and_the_real_alertmanager_gets_it(
-    open_client: FlaskClient, runtime: Runtime, alertmanager: str
+    open_client: FlaskClient, runtime: Runtime, alertmanager: RealAlertmanager
 ) -> None:
     incident_id, _ = open_incident(open_client, runtime, "APIQuotaExhaustion")
 
@@ -313,7 +372,7 @@ def test_silence_by_form_queues_it_and_the_real_alertmanager_gets_it(
     assert "Silence 1h requested" in text(response)
     [silence] = [
         s
-        for s in requests.get(alertmanager + "/api/v2/silences", timeout=5).json()
+        for s in requests.get(alertmanager.url + "/api/v2/silences", timeout=5).json()
         if s["status"]["state"] == "active"
     ]
     assert silence["comment"].startswith(f"carol via the dashboard: incident {incident_id}")

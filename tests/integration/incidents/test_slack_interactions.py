@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,7 +19,7 @@ from flask.testing import FlaskClient
 
 from responder.runtime import Runtime
 from responder.store import flags
-from responder.up import free_port
+from tests.alertmanager import RealAlertmanager
 from tests.fakes.notify_env import SECRETS
 from tests.fakes.paging import Paging
 from tests.fakes.slack import click_body, sign
@@ -137,46 +134,15 @@ def test_resolve_click_resolves_by_that_user(
     assert (incident["status"], incident["resolved_by"]) == ("resolved", "alice.oncall")
 
 
-@pytest.fixture
-def alertmanager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The real Alertmanager with a do-nothing receiver; ``ALERTMANAGER_URL`` points at it."""
-    if ALERTMANAGER is None:
-        pytest.fail("prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)")
-    config = tmp_path / "alertmanager.yml"
-    config.write_text("route: {receiver: nowhere}\nreceivers: [{name: nowhere}]\n")
-    port = free_port()
-    process = subprocess.Popen(
-        [ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp_path / 'am-data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(url + "/-/ready", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "Alertmanager did not come up"
-            time.sleep(0.1)
-        monkeypatch.setenv("ALERTMANAGER_URL", url)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(15)
-
-
 def test_silence_click_creates_one_silence_in_alertmanager_and_records_it(
-    paging: Paging, runtime: Runtime, paged_client: FlaskClient, paged: str, alertmanager: str
+    paging: Paging, runtime: Runtime, paged_client: FlaskClient, paged: str, alertmanager: RealAlertmanager
 ) -> None:
     value = button(paging, "silence_1h")
     assert click(paged_client, "silence_1h", value).status_code == 200
     assert click(paged_client, "silence_1h", value).status_code == 200  # a double click
     advance(runtime, 0)
 
-    silences = requests.get(alertmanager + "/api/v2/silences", timeout=5).json()
+    silences = requests.get(alertmanager.url + "/api/v2/silences", timeout=5).json()
     [silence] = [s for s in silences if s["status"]["state"] == "active"]
     assert silence["createdBy"] == "alert-responder"
     assert "alice.oncall" in silence["comment"]

@@ -53,6 +53,7 @@ def test_trigger_sends_the_event_with_dedup_key_severity_details_and_links(
         "incident": f"{PUBLIC_URL}/api/incidents/inc-20250101-0001",
         "rule": "api_quota_exhaustion",
         "level": 1,
+        "reason": "open happened",
         "status": "triggered",
         "labels": incident.labels,
         "annotations": incident.annotations,

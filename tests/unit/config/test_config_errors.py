@@ -130,6 +130,19 @@ CASES: dict[str, list[str]] = {
     ],
     "bad_storm": [f"{RULES}:8: [0].storm.max_incidents: Input should be greater than or equal to 1 (got 0)"],
     "storm_not_a_mapping": [f"{RULES}:8: [0].storm: storm is {{max_incidents: N, per: DURATION}} or off"],
+    "bad_flapping": [f"{RULES}:8: [0].flapping.per: per must be longer than 0s"],
+    "bad_automation": [
+        f"{RULES}:8: [0].automation: Input should be 'auto', 'confirm' or 'off' (got 'manual')"
+    ],
+    "verify_else_undefined": [
+        f'{RULES}:10: [0].verify.else[0]: undefined playbook "pause_everything"'
+        ' used in rule "api_quota_exhaustion"'
+    ],
+    "verify_confirm_on_failure": [
+        f"{RULES}:9: [0].verify: page: on_failure cannot hold the page of a rule with automation: confirm:"
+        " its runs wait for a Run click, so people are paged at open to give it; use page: always,"
+        " or automation: auto"
+    ],
     "wrong_type_retries": [
         f"{PLAYBOOK}:5: steps[0].retries:"
         " Input should be a valid integer, unable to parse string as an integer (got 'three')"
@@ -161,15 +174,16 @@ def test_check_prints_the_exact_error_and_exits_1(case: str) -> None:
     assert result.exit_code == 1
 
 
-def test_check_on_valid_config_prints_a_summary_and_each_rules_storm_limit_and_exits_0(
+def test_check_on_valid_config_prints_a_summary_and_each_rules_storm_and_flapping_limit_and_exits_0(
     tmp_path: Path,
 ) -> None:
     directory = tmp_path / "config"
     shutil.copytree(TESTDATA / "config" / "basic", directory)
     with (directory / "rules" / "10-rules.yaml").open("a") as rules:
         rules.write("  storm: {max_incidents: 50, per: 5m}\n")  # the last rule, templated
+        rules.write("  flapping: {max_opens: 5, per: 30m}\n")
     (directory / "rules" / "20-calm.yaml").write_text(
-        "- {name: calm, matchers: ['alertname = \"Calm\"'], storm: off}\n"
+        "- {name: calm, matchers: ['alertname = \"Calm\"'], storm: off, flapping: off}\n"
     )
 
     result = check(directory)
@@ -178,7 +192,27 @@ def test_check_on_valid_config_prints_a_summary_and_each_rules_storm_limit_and_e
         f"ok: 5 rules, 6 playbooks, 2 teams, 4 flags in {directory}",
         "storm guard (new incidents per rule, then one storm incident): 25 per 10m: api_quota_exhaustion,"
         " flaky, slow; 50 per 5m: templated; off: calm",
+        "flapping brake (opens per incident key, then automation suspended): 3 opens per 1h:"
+        " api_quota_exhaustion, flaky, slow; 5 opens per 30m: templated; off: calm",
     ]
+    assert result.exit_code == 0
+
+
+def test_check_warns_when_rules_verify_but_alertmanager_url_is_not_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = tmp_path / "config"
+    shutil.copytree(TESTDATA / "config" / "basic", directory)
+    with (directory / "rules" / "10-rules.yaml").open("a") as rules:
+        rules.write("  verify: {after: 2m}\n")  # the last rule, templated
+    monkeypatch.delenv("ALERTMANAGER_URL", raising=False)
+
+    result = check(directory)
+
+    assert (
+        "warning: rules templated verify their fixes, but ALERTMANAGER_URL is not set: every check will be"
+        " verify.unknown, treated as not fixed"
+    ) in result.stderr.splitlines()
     assert result.exit_code == 0
 
 
