@@ -15,7 +15,7 @@ from rq.job import Job
 from responder import runtime
 from responder.errors import ActionError, IncidentNotFound
 from responder.escalation import paging, timers
-from responder.incidents import clicks, intake, silencing, verification
+from responder.incidents import clicks, heartbeat, intake, silencing, verification
 from responder.notify.slack_interactions import SlackAction
 from responder.playbooks import approval, steps
 from responder.store import incidents as store
@@ -99,3 +99,8 @@ def dashboard_silence(incident_id: str, by: str) -> str:
     except ActionError as exc:
         return f"failed: {exc}"
     return f"silenced {', '.join(ids)}" if ids else "unchanged"
+
+
+def heartbeat_check() -> str:
+    """Is the heartbeat alert still arriving? Opens or resolves "alerting pipeline silent"."""
+    return heartbeat.check(runtime.current())

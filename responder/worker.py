@@ -269,6 +269,7 @@ class ResponderWorker(GracefulWorker):
             self.release_dead_scheduler_locks()
             duties.sweep_retention(self.connection, self.responder_keys)
             duties.sweep_orphans()
+            duties.ensure_heartbeat_check()
             duties.send_digest()
             if time.monotonic() < self._quiet_until:
                 self._cleaned_now()  # abandoned-job recovery waits (see _note_recovered)

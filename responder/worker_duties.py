@@ -1,5 +1,6 @@
 """What workers do between jobs besides RQ's own clean-up, each at most as often as it needs:
-close and delete incidents past their retention, re-queue lost work, send the daily digest.
+close and delete incidents past their retention, re-queue lost work, keep the heartbeat's
+checks going, send the daily digest.
 
 Called from :meth:`responder.worker.ResponderWorker.run_maintenance_tasks`. A Redis error
 goes up to it (the maintenance pass waits for Redis); any other failure is logged and
@@ -15,7 +16,7 @@ from redis.exceptions import RedisError
 from rq.exceptions import StopRequested
 
 from responder import orphans
-from responder.incidents import retention
+from responder.incidents import heartbeat, retention
 from responder.report import digest
 from responder.runtime import current
 from responder.store import incidents
@@ -55,6 +56,16 @@ def sweep_orphans() -> None:
         raise
     except Exception:
         log.exception("orphan sweep failed")
+
+
+def ensure_heartbeat_check() -> None:
+    """Start the heartbeat's checks when none is due (the first start, or one lost with Redis)."""
+    try:
+        heartbeat.ensure_check(current())
+    except RedisError:
+        raise
+    except Exception:
+        log.exception("heartbeat check could not be scheduled")
 
 
 def send_digest() -> None:

@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from responder.config.durations import format_duration
 from responder.config.models import Playbook, ResponderConfig, Rule
-from responder.config.references import ActionCatalog, access_warnings, check_references
+from responder.config.references import HEARTBEAT_RULE, ActionCatalog, access_warnings, check_references
 from responder.config.yamlfile import Loc, SourceFile, load_yaml
 from responder.errors import ConfigError, ConfigIssue
 
@@ -28,7 +29,28 @@ class LoadedConfig:
     warnings: list[str] = field(default_factory=list)
 
     def rule(self, name: str) -> Rule | None:
+        if name == HEARTBEAT_RULE:
+            return self.heartbeat_rule()
         return next((r for r in self.rules if r.name == name), None)
+
+    def heartbeat_rule(self) -> Rule | None:
+        """The rule of the heartbeat's incident ("alerting pipeline silent"), from ``heartbeat``."""
+        heartbeat = self.responder.heartbeat
+        if heartbeat is None:
+            return None
+        # Durations are validated from their spelling (a bare number is refused), so spell it.
+        after = format_duration(heartbeat.missing_after)
+        return Rule.model_validate(
+            {
+                "name": HEARTBEAT_RULE,
+                "matchers": heartbeat.matchers,
+                "severity": "critical",
+                "notify": heartbeat.notify,
+                "escalation": {"policy": heartbeat.policy, "after": after},
+                "storm": "off",
+                "flapping": "off",
+            }
+        )
 
     def levels(self, rule: Rule) -> list[list[str]]:
         """The teams of each escalation level of ``rule``'s policy; none when the rule pages nobody."""

@@ -27,6 +27,7 @@ from responder.config.hosts import parse_pattern
 
 Severity = Literal["low", "medium", "high", "critical"]
 Channel = Literal["slack", "email", "pagerduty"]
+CHANNELS: tuple[Channel, ...] = ("slack", "email", "pagerduty")
 SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -187,6 +188,26 @@ def _time_zone(value: str) -> str:
     return value
 
 
+class Heartbeat(Strict):
+    """The dead man's switch: Prometheus' always-firing alert (``Watchdog``) routed here; when it
+    stops arriving, the alerting pipeline itself is broken and people are paged."""
+
+    matchers: list[str] = Field(min_length=1)
+    """Which alerts are the heartbeat (Alertmanager matcher syntax)."""
+    missing_after: Duration = 300.0
+    policy: str = "default"
+    notify: list[Channel] = Field(default_factory=lambda: list(CHANNELS))
+
+    @field_validator("missing_after")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value < 60:
+            raise ValueError(
+                "missing_after must be at least 1m: Alertmanager re-sends an alert at its repeat_interval"
+            )
+        return value
+
+
 class Digest(Strict):
     """A summary of the report posted at fixed times of day (the seed's daily checklist)."""
 
@@ -245,6 +266,7 @@ class ResponderConfig(Strict):
     templates: Templates = Field(default_factory=Templates)
     http: Http = Field(default_factory=Http)
     digest: Digest | None = None
+    heartbeat: Heartbeat | None = None
     access: Access = Field(default_factory=Access)
     public_url: str | None = None
     """Base URL people use to reach the responder; incident links in pages point here."""

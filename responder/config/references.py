@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from responder.config.loader import LoadedConfig
     from responder.config.models import Playbook, Rule
 
+HEARTBEAT_RULE = "heartbeat"
+"""The rule the heartbeat's incident belongs to (``heartbeat`` in responder.yaml, not a rules/ file)."""
+
 ActionCatalog = Mapping[str, type[BaseModel]]
 """Action name -> its params model. Passed in by the caller: actions sit above config."""
 
@@ -51,6 +54,29 @@ def check_references(
                                 f'undefined team "{team}" used in escalation policy "{name}"',
                             )
                         )
+
+    heartbeat = responder.heartbeat
+    if main is not None and heartbeat is not None:
+        for i, text in enumerate(heartbeat.matchers):
+            try:
+                parse_matcher(text)
+            except MatcherError as exc:
+                issues.append(main.issue(("heartbeat", "matchers", i), str(exc)))
+        if names_known and heartbeat.policy not in responder.escalation_policies:
+            issues.append(
+                main.issue(
+                    ("heartbeat", "policy"),
+                    f'undefined escalation policy "{heartbeat.policy}" used by heartbeat',
+                )
+            )
+        for rule, source, index in rules:
+            if rule.name == HEARTBEAT_RULE:
+                issues.append(
+                    source.issue(
+                        (index, "name"),
+                        f'rule name "{HEARTBEAT_RULE}" is the heartbeat\'s own; rename the rule',
+                    )
+                )
 
     seen: dict[str, str] = {}
     for rule, source, index in rules:

@@ -13,7 +13,7 @@ import os
 from typing import TYPE_CHECKING
 
 from responder.clock import iso
-from responder.incidents import lifecycle, storms
+from responder.incidents import heartbeat, lifecycle, storms
 from responder.plan import Facts, ResponsePlan, flapping_limit, plan_alert, storm_key, storm_limit
 from responder.routing.routes import incident_key, route
 from responder.store import guards
@@ -81,6 +81,8 @@ def handle_alert(rt: Runtime, alert: Alert, group_key: str, received_at: float |
     """Route one alert; returns False when no rule matched (it is then recorded as unmatched)."""
     matched = route(rt.rules, alert.labels)
     if not matched:
+        if heartbeat.matches(rt.config.responder.heartbeat, alert.labels):
+            return True  # the heartbeat: the web noted it; there is nothing to act on
         _record_unmatched(rt, alert)
         return False
     for compiled in matched:

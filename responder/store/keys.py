@@ -201,3 +201,18 @@ class Keys:
     def digest_last(self) -> str:
         """The epoch second of the last digest slot sent (one digest per slot across all workers)."""
         return f"{self.prefix}:digest:last"
+
+    @property
+    def heartbeat_last(self) -> str:
+        """When the heartbeat alert last arrived (epoch seconds), set by the web on every receipt."""
+        return f"{self.prefix}:heartbeat:last"
+
+    @property
+    def heartbeat_started(self) -> str:
+        """When the responder first checked the heartbeat: silence is counted from here at first."""
+        return f"{self.prefix}:heartbeat:started"
+
+    @property
+    def heartbeat_next(self) -> str:
+        """When the next heartbeat check is due (a check overdue by a minute was lost)."""
+        return f"{self.prefix}:heartbeat:next"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -10,6 +9,7 @@ from pydantic import ValidationError
 from redis.exceptions import ResponseError
 
 from responder.errors import ReplicasBehind
+from responder.incidents import heartbeat
 from responder.store import connection, ingest
 from responder.webhook.auth import token_ok
 from responder.webhook.errors import error
@@ -25,8 +25,8 @@ _MAPPINGS = frozenset({"labels", "annotations", "groupLabels", "commonLabels", "
 
 @bp.post("/webhook/alertmanager")
 def receive() -> tuple[Response, int]:
-    received_at = time.time()
     web = state()
+    received_at = web.runtime.clock()
     if not token_ok(request, web.webhook_token, allow_basic=True):
         return error(401, "missing or wrong token: send Authorization: Bearer $RESPONDER_WEBHOOK_TOKEN")
     body = request.get_data(cache=False)
@@ -57,6 +57,7 @@ def receive() -> tuple[Response, int]:
             payload.truncatedAlerts,
             wait_replicas=web.wait_replicas,
         )
+        heartbeat.note_receipt(web.runtime, alerts, received_at)
     except connection.UNAVAILABLE:
         return error(503, "Redis is unreachable; nothing was accepted, retry later")
     except ResponseError as exc:

@@ -99,6 +99,29 @@ def test_a_control_lane_worker_runs_beside_the_general_ones(rendered: list[dict[
         if doc["kind"] == "Deployment" and doc["metadata"]["name"] != "alert-responder-web"
     }
     assert args == {
-        "alert-responder-worker": ["worker"],
-        "alert-responder-control-worker": ["worker", "--lanes", "control"],
+        "alert-responder-worker": ["worker", "--health-port", "8080"],
+        "alert-responder-control-worker": ["worker", "--lanes", "control", "--health-port", "8080"],
     }
+
+
+def test_every_pod_is_probed_over_http_and_covered_by_a_disruption_budget(
+    rendered: list[dict[str, Any]],
+) -> None:
+    deployments = {doc["metadata"]["name"]: doc for doc in rendered if doc["kind"] == "Deployment"}
+    budgets = [doc for doc in rendered if doc["kind"] == "PodDisruptionBudget"]
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]
+        [container] = pod["spec"]["containers"]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        for probe, path in (("livenessProbe", "/health"), ("readinessProbe", "/ready")):
+            assert container[probe]["httpGet"]["path"] == path, (name, probe)
+            assert ports[container[probe]["httpGet"]["port"]] == 8080, (name, probe)
+        covering = [
+            b
+            for b in budgets
+            if b["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+        ]
+        assert len(covering) == 1, name
+        assert covering[0]["spec"]["maxUnavailable"] == 1
+        assert deployment["spec"]["replicas"] >= 2  # a budget of one leaves one running
+        assert pod["spec"].get("terminationGracePeriodSeconds", 30) >= 30 or name == "alert-responder-web"
