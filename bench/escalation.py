@@ -2,7 +2,7 @@
 
 Incidents open at a steady pace (so their timers do not all fall due in the same
 instant); the rule escalates ``after: 2s``, so level 2 is due 2 s and level 3 4 s
-after the incident opened (DESIGN §7). Fired = the ``escalation.level`` entry in the
+after the incident opened. Fired = the ``escalation.level`` entry in the
 timeline; due = ``incident.opened`` + (level - 1) x 2 s.
 """
 

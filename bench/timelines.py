@@ -1,6 +1,6 @@
 """Reading what the responder recorded: incidents and their timelines, straight from Redis.
 
-The timelines carry the instants every benchmark needs (DESIGN §7): ``incident.opened``
+The timelines carry the instants every benchmark needs: ``incident.opened``
 with the webhook's ``received_at``, ``step.ok`` at the step's end with its ``seconds``,
 ``escalation.level`` with its ``level``. Key names come from ``responder.store.keys``, so
 the layout stays defined in one place.

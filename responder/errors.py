@@ -85,10 +85,6 @@ class RateLimited(NotifyError):
         super().__init__(message)
 
 
-class StoreUnavailable(ResponderError):
-    """Raised when Redis cannot be reached; the webhook turns it into a 503 so Alertmanager retries."""
-
-
 class RedisUrlError(ResponderError):
     """Raised at start when ``REDIS_URL`` (or ``REDIS_WAIT_REPLICAS``) is malformed; says what is wrong
     and never repeats the password."""

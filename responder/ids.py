@@ -1,4 +1,4 @@
-"""What an incident id and a run id look like, in one place (DESIGN §4).
+"""What an incident id and a run id look like, in one place (docs/operations.md, HTTP API).
 
 Ids are made by :func:`responder.clock.random_id`: lowercase hex, 12 digits for an
 incident, 16 for a playbook run. Every entry point (the HTTP API, Slack button values, the

@@ -7,7 +7,7 @@ state change and the job that follows from it land together or not at all. Tests
 the same implementation with a clock they move by hand (``tests/helpers.py``) instead of
 waiting.
 
-Lanes (DESIGN §1) are served in strict priority order: a worker takes a job from a lane
+Lanes (docs/operations.md, Lanes) are served in strict priority order: a worker takes a job from a lane
 only when every lane before it is empty. So an escalation timer or a Slack click
 (``control``) never waits behind an accepted batch (``intake``), and a batch never waits
 behind playbook steps, which go to the lane of their incident's severity.

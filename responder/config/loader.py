@@ -80,7 +80,7 @@ class ConfigChoice:
 
 
 def choose_directory(option: Path | str | None = None) -> ConfigChoice:
-    """``--config``, else ``RESPONDER_CONFIG_DIR``, else the current directory (DESIGN §3) when it has
+    """``--config``, else ``RESPONDER_CONFIG_DIR``, else the current directory when it has
     a responder.yaml, else the defaults the project ships."""
     if option:
         return ConfigChoice(Path(option), "--config")

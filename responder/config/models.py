@@ -1,4 +1,4 @@
-"""The configuration contract (DESIGN §3) as strict pydantic models.
+"""The configuration contract as strict pydantic models.
 
 Unknown keys are errors everywhere (``extra="forbid"``), so a typo in a rule never
 silently turns off a response.
@@ -70,7 +70,7 @@ class KubernetesSettings(Strict):
 
 
 class Storm(Strict):
-    """The storm guard (DESIGN §7 Storms): a rule that would open more than ``max_incidents``
+    """The storm guard (docs/playbooks.md, Storms): a rule that would open more than ``max_incidents``
     incidents within ``per`` (sliding) opens one storm incident instead, which later alerts join."""
 
     max_incidents: int = Field(default=25, ge=1)
@@ -108,7 +108,7 @@ StormSetting = Annotated[
 
 
 class Flapping(Strict):
-    """The flapping brake (DESIGN §7 Flapping): an incident key opened more than ``max_opens`` times
+    """The flapping brake (docs/playbooks.md, Flapping): an incident key opened more than ``max_opens`` times
     within ``per`` (sliding) runs no playbooks and pages at once, until ``per`` passes with no open."""
 
     max_opens: int = Field(default=3, ge=1)
@@ -240,7 +240,7 @@ SlackWho = Annotated[str, AfterValidator(_slack_who)]
 
 
 class SlackAccess(Strict):
-    """Who may click what in Slack (DESIGN §7 Access). Clicks by anyone else are refused."""
+    """Who may click what in Slack (docs/security.md). Clicks by anyone else are refused."""
 
     team_id: Annotated[str, AfterValidator(_slack_team)] | None = None
     """The workspace clicks must come from; unset: any workspace the app is installed in."""
@@ -296,7 +296,7 @@ AutomationLevel = Literal["auto", "confirm", "off"]
 
 
 class Verify(Strict):
-    """Closing the loop (DESIGN §7 Verification): once the rule's playbooks completed, wait ``after``
+    """Closing the loop (docs/playbooks.md): once the rule's playbooks completed, wait ``after``
     and ask Alertmanager whether the incident's alerts still fire."""
 
     after: Duration

@@ -1,4 +1,4 @@
-"""The dashboard: server-rendered pages to see and steer incidents in a browser (DESIGN §7 Dashboard).
+"""The dashboard: server-rendered pages to see and steer incidents in a browser (docs/operations.md).
 
 Flask + Jinja2 templates and a vendored htmx (``static/``), no JavaScript build; every
 page reads and works with JavaScript off. Pages: ``/ui/`` (incidents), ``/ui/incidents/<id>``,

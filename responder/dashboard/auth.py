@@ -1,6 +1,6 @@
 """Who is using the dashboard, and proof that a form was sent by the dashboard's own page.
 
-Three ways in, chosen by the environment (DESIGN §6, §7 Dashboard):
+Three ways in, chosen by the environment (docs/operations.md, Dashboard):
 
 - ``RESPONDER_UI_TRUSTED_HEADER`` set (``X-Forwarded-User`` behind oauth2-proxy): that header's
   value is the user. Without the header, the login page (token login still works when

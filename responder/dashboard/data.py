@@ -29,7 +29,7 @@ LIST_LIMIT = 100
 SCAN_LIMIT = 1000
 """Newest incidents the list looks through for a filter on severity, rule or "open"."""
 STORM_SUFFIX = ":storm"
-"""The incident key of a rule's storm incident is ``<rule>:storm`` (DESIGN §7 Storms)."""
+"""The incident key of a rule's storm incident is ``<rule>:storm`` (docs/playbooks.md, Storms)."""
 OPEN = "open"
 """The status filter for "triggered or acknowledged"."""
 STATUSES = (OPEN, *(s.value for s in IncidentStatus))

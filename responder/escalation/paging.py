@@ -77,7 +77,7 @@ def page_level(rt: Runtime, incident: Incident, level: int, reason: str) -> bool
 
     Returns False when the level reached nobody: every delivery was skipped or failed. That
     is recorded as ``escalation.unreached`` with each channel's reason, never as a page
-    (DESIGN §7 Honest paging); the caller then pages the next level at once.
+    (docs/escalation.md, Honest paging); the caller then pages the next level at once.
     """
     rule = rt.config.rule(incident.rule)
     levels = rt.config.levels(rule) if rule is not None else []

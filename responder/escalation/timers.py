@@ -175,7 +175,7 @@ def escalate_now(rt: Runtime, incident_id: str, reason: str) -> int | None:
 
 
 def _page_until_reached(rt: Runtime, incident: Incident, level: int, reason: str) -> int:
-    """Page ``level``; while a level reaches nobody, page the next one at once (DESIGN §7 Honest paging).
+    """Page ``level``; while a level reaches nobody, page the next one at once (docs/escalation.md).
 
     Stops at the policy's last level: an unreached last level is recorded and escalation rests
     there (a ``repeat`` policy tries it again on its timer). Returns the level reached last.

@@ -1,4 +1,4 @@
-"""Who may click what in Slack (``access.slack``, DESIGN §7 Access): one pure decision.
+"""Who may click what in Slack (``access.slack``, docs/security.md): one pure decision.
 
 :func:`check` answers for one click: the workspace must be ``team_id`` (when set), and the
 user must be listed for the action's permission, directly, as ``"*"``, or through a

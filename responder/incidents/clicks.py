@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 SILENCE = 3600.0
 """Seconds the "Silence 1h" button silences for."""
 GROUP_CACHE = 60
-"""Seconds a user group's members are cached (DESIGN §7: for a minute)."""
+"""Seconds a user group's members are cached (docs/security.md: for a minute)."""
 UNKNOWN = "unknown incident: it may have aged out of retention; `responder incidents list` shows what exists"
 UNKNOWN_RUN = "unknown playbook run: it may have aged out of retention, with its incident"
 

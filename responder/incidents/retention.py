@@ -3,7 +3,7 @@
 An incident normally resolves when Alertmanager says its alerts resolved, or by hand. One
 whose resolution never comes (an alert deleted from Prometheus, a lost webhook, a
 responder that was down) would stay open, and in Redis, for ever; "every key has a TTL or
-a retention sweep" (DESIGN §7). So the workers' hourly maintenance closes an open incident
+a retention sweep" (docs/operations.md). So the workers' hourly maintenance closes an open incident
 (triggered or acknowledged) whose record has not changed for the retention (default 7d:
 many times Alertmanager's re-send interval), through
 :func:`responder.incidents.lifecycle.expire`: timers void, Slack and PagerDuty are told, the

@@ -1,4 +1,4 @@
-"""Storm incidents: member alerts joining and resolving (DESIGN §7 Storms).
+"""Storm incidents: member alerts joining and resolving (docs/playbooks.md, Storms).
 
 The plan (:mod:`responder.plan.storm`) decides that an alert goes to its rule's storm
 incident; :func:`responder.incidents.lifecycle.open_incident` opens one. Here: a later

@@ -1,4 +1,4 @@
-"""Closing the loop: did automation fix the incident? (DESIGN §7 Verification)
+"""Closing the loop: did automation fix the incident? (docs/playbooks.md, Closing the loop)
 
 A rule with ``verify`` opens its incident with a loop (:mod:`responder.store.verification`)
 waiting for the runs of its playbooks. Each run that ends tells the loop through a

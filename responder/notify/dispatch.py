@@ -45,7 +45,7 @@ FIRST_SEND_LOCK = 120
 
 
 def build_channels(env: Mapping[str, str] | None = None, retry: Retry | None = None) -> dict[str, Channel]:
-    """Every channel, configured from the environment (DESIGN §6)."""
+    """Every channel, configured from the environment (docs/operations.md, Environment)."""
     return {
         "slack": SlackChannel.from_env(env, retry),
         "email": EmailChannel.from_env(env, retry),

@@ -1,6 +1,6 @@
 """Who can be reached at all: per team in an escalation policy, what each of its channels lacks.
 
-For ``/ready`` and ``responder check`` (DESIGN §7 Honest paging): a team that no channel
+For ``/ready`` and ``responder check`` (docs/escalation.md, Honest paging): a team that no channel
 can reach is paged in name only, and the operator should hear about it before 3 a.m.
 Computed from the config and the environment alone; nothing is sent.
 """

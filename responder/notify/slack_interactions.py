@@ -66,7 +66,7 @@ class InteractionMalformed(ResponderError):
     """Raised when a correctly signed request is not a block action this app understands
     (no ``payload`` field, bad JSON, unknown ``action_id``, no user, a value that is not a
     string). The view answers 400. A value that is a string but names no incident or run is
-    not malformed: the clicker is told "unknown incident" (DESIGN §4)."""
+    not malformed: the clicker is told "unknown incident" (docs/operations.md, HTTP API)."""
 
 
 @dataclass(frozen=True)

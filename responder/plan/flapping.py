@@ -1,4 +1,4 @@
-"""The flapping brake's decision (DESIGN §7 Flapping). Pure: the caller reads the open history, this decides.
+"""The flapping brake's decision (docs/playbooks.md). Pure: the caller reads the open history, this decides.
 
 An incident key whose opens within the last ``per`` (sliding) would exceed ``max_opens``
 with this one is flapping: its playbooks do not run (restarting the same Deployment every

@@ -100,7 +100,7 @@ class ResponsePlan:
     (``incident_key`` is then ``<rule>:storm``), and no playbook runs for it."""
     verify: Verify | None = None
     """Set when the opened incident's playbooks will be verified: once they completed, wait
-    ``verify.after`` and ask Alertmanager (DESIGN §7 Verification)."""
+    ``verify.after`` and ask Alertmanager (docs/playbooks.md, Closing the loop)."""
     hold_pages: bool = False
     """``verify.page: on_failure`` with the loop about to run: level 1 waits for the verdict."""
     flapping: Flapping | None = None

@@ -1,4 +1,4 @@
-"""The storm guard's decision (DESIGN §7 Storms). Pure: the caller counts, this decides.
+"""The storm guard's decision (docs/playbooks.md, Storms). Pure: the caller counts, this decides.
 
 A rule that would open more than ``max_incidents`` incidents within ``per`` (sliding)
 sends every new alert beyond that to one storm incident for the rule (key

@@ -1,4 +1,4 @@
-"""Verification's decisions (DESIGN §7 Verification). Pure: the caller asks Alertmanager, this decides.
+"""Verification's decisions (docs/playbooks.md). Pure: the caller asks Alertmanager, this decides.
 
 After a check: ``ok`` (the incident's alerts no longer fire) ends the loop, fixed;
 ``failed`` (still firing) and ``unknown`` (Alertmanager could not say: treated as failed,

@@ -15,7 +15,7 @@ step, or :class:`Proceed`. The gates, in order:
 Approving a waiting step, or confirming a run that waits for a Run click (``automation:
 confirm``, which is approving its first step), has its own gate, :func:`decide_approval`:
 it is taken only while the step still waits, within :data:`APPROVAL_WAIT` of the wait's
-start, and while its incident is open (DESIGN §7).
+start, and while its incident is open.
 
 Nothing here touches Redis, so every gate is tested on plain values.
 """

@@ -115,7 +115,7 @@ class Incident:
     storm_members: int = 0
     """For a storm incident (key ``<rule>:storm``): how many alerts joined it, the first included."""
     flapping: bool = False
-    """Opened while its key was flapping (DESIGN §7 Flapping): no playbook ran, level 1 was paged at once."""
+    """Opened while its key was flapping (docs/playbooks.md): no playbook ran, level 1 was paged at once."""
 
     @property
     def open(self) -> bool:

@@ -38,7 +38,7 @@ def not_found(exc: IncidentNotFound) -> tuple[Response, int]:
 
 
 def _incident_id(incident_id: str) -> str:
-    """The id, when it is one (DESIGN §4); anything else is a 404 that never reaches Redis.
+    """The id, when it is one (docs/operations.md, HTTP API); anything else is a 404 that never reaches Redis.
 
     Raises:
         IncidentNotFound: not 12 lowercase hex digits (``<id>:timeline`` named another key).

@@ -1,4 +1,4 @@
-"""The CLI refuses what cannot be an incident or run id before it asks the API (DESIGN §4)."""
+"""The CLI refuses what cannot be an incident or run id before it asks the API (docs/operations.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The flapping brake (DESIGN §7 Flapping): one alert firing and resolving over and over.
+"""The flapping brake (docs/playbooks.md, Flapping): one alert firing and resolving over and over.
 
 The rule verifies with ``page: on_failure``: while it acts, fixed opens page nobody; the
 open beyond ``safety.flapping`` (the default, 3 per 1h) runs no playbook and pages level

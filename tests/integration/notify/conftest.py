@@ -21,7 +21,7 @@ from tests.fakes.smtp import SmtpServer
 
 @pytest.fixture
 def env(slack: FakeSlack, pagerduty: FakePagerDuty, smtp: SmtpServer, ca_file: str) -> dict[str, str]:
-    """The responder's environment (DESIGN §6), pointing every channel at its fake."""
+    """The responder's environment (docs/operations.md, Environment), pointing every channel at its fake."""
     return {
         "SLACK_BOT_TOKEN": SECRETS.slack_token,
         "SLACK_SIGNING_SECRET": SECRETS.signing_secret,

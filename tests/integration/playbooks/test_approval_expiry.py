@@ -1,4 +1,4 @@
-"""A step's wait for approval ends: after an hour, or when its incident resolves (DESIGN §7).
+"""A step's wait for approval ends: after an hour, or when its incident resolves.
 
 Real web app, real worker in this process, the fake Slack, the moving clock: the hour is
 passed with ``advance`` and the expiry is the scheduled job RQ would run at its time.

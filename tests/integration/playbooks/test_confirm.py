@@ -1,4 +1,4 @@
-"""``automation: confirm``: the run waits for a Run click before its first step (DESIGN §7).
+"""``automation: confirm``: the run waits for a Run click before its first step.
 
 The Run button is the one on the incident card the fake Slack received; clicks are signed
 as Slack signs them and come from alice (allowed by the paging config's

@@ -1,4 +1,4 @@
-"""Ids that are not ids (DESIGN §4): a 404 from the API, "unknown incident" in Slack, never a 500
+"""Ids that are not ids (docs/operations.md): a 404 from the API, "unknown incident" in Slack, never a 500
 or a failed job, and never another Redis key read through the id (``<id>:escalation``)."""
 
 from __future__ import annotations
