@@ -397,7 +397,7 @@ def storm_section(entry: dict[str, Any]) -> str:
 {r["workers"]} `responder worker` processes. Every alert has its own `instance`, and the rule groups by
 `alertname, instance`, so every alert must open exactly one incident. The playbook (`bench_set_flag`)
 sets the one flag `benchSeq` for every alert, so every run acts on the *same* target: the per-target
-lock (DESIGN §7) still lets only one run at a time and skips the others that overlap it. That is
+lock (docs/playbooks.md, Safety) still lets only one run at a time and skips the others that overlap it. That is
 the lock doing its job, not a loss; runs on different targets would not be skipped.{note}
 
 {provenance(entry)}
