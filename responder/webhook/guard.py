@@ -25,6 +25,7 @@ read the CSRF token that each of them carries.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -55,14 +56,20 @@ class Served:
     """A wildcard bind (0.0.0.0): any IP literal is this host; no name is but ``localhost``."""
 
     def accepts(self, header: str) -> bool:
-        match = _HOST.fullmatch(header.strip().lower())
-        if match is None:
-            return False
-        host = match["host"].strip("[]")
-        port = int(match["port"]) if match["port"] else 80
-        if port != self.port:
-            return False
-        return host in self.names or (self.any_ip and _is_ip(host))
+        return _accepts(self, header)
+
+
+@functools.lru_cache(maxsize=256)
+def _accepts(served: Served, header: str) -> bool:
+    """Whether ``header`` names ``served``; remembered, since every request repeats one of a few Hosts."""
+    match = _HOST.fullmatch(header.strip().lower())
+    if match is None:
+        return False
+    host = match["host"].strip("[]")
+    port = int(match["port"]) if match["port"] else 80
+    if port != served.port:
+        return False
+    return host in served.names or (served.any_ip and _is_ip(host))
 
 
 def served(bind: str) -> Served | None:
