@@ -57,43 +57,56 @@ TTL only bounds the harm of a mark whose job was lost (then the next request que
 
 # KEYS: 1 batch list, 2 pending batches, 3 intake list, 4 drainer mark, 5 requests counter,
 #       6 truncated counter, 7 the intake lane's RQ queue, 8 the new drain job's hash, 9.. dedupe keys.
-# ARGV: 1 dedupe TTL, 2 batch TTL, 3 batch id, 4 arrival time, 5 alerts truncated, 6 new drain job id,
-#       7 mark TTL, 8 n (the job hash's fields), 9..8+2n the fields (name, value), then the alert documents.
+# ARGV: 1 batch id, 2 arrival time, 3 alerts truncated, 4 the alert documents, one per line (compact
+#       JSON has no raw newline), in the order of their dedupe keys; then, when a drain job may have
+#       to be queued: 5 its id, 6.. its hash's fields (name, value). Few arguments: redis-py packs each
+#       one in Python, which was a good part of a request's cost.
 # Returns {accepted, duplicates, 1 if it queued a drain job}, or {-1, 0, 0} having written nothing when
-# a drain job must be queued and the call did not bring its fields (n = 0): the caller calls again.
-_ACCEPT = """
-local fields = tonumber(ARGV[8])
-if fields == 0 and redis.call('EXISTS', KEYS[4]) == 0 then
-  return {-1, 0, 0}
+# a drain job must be queued and the call did not bring its fields: the caller calls again with them.
+_ACCEPT = (
+    """
+local marked = false
+if #ARGV < 5 then
+  if redis.call('EXISTS', KEYS[4]) == 0 then
+    return {-1, 0, 0}
+  end
+  marked = true
 end
-local docs = 2 * fields  -- alert i's document (KEYS[i]) is ARGV[docs + i]
+local docs, from = ARGV[4], 1
 local accepted, duplicates, queued = 0, 0, 0
 for i = 9, #KEYS do
-  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then
-    redis.call('RPUSH', KEYS[1], ARGV[docs + i])
+  local to = string.find(docs, '\\n', from, true)
+  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', @DEDUPE_TTL@) then
+    redis.call('RPUSH', KEYS[1], string.sub(docs, from, (to or 0) - 1))
     accepted = accepted + 1
   else
-    redis.call('EXPIRE', KEYS[i], ARGV[1])
+    redis.call('EXPIRE', KEYS[i], @DEDUPE_TTL@)
     duplicates = duplicates + 1
   end
+  from = (to or #docs) + 1
 end
 redis.call('INCR', KEYS[5])
-if tonumber(ARGV[5]) > 0 then
-  redis.call('INCRBY', KEYS[6], ARGV[5])
+if tonumber(ARGV[3]) > 0 then
+  redis.call('INCRBY', KEYS[6], ARGV[3])
 end
 if accepted > 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
-  redis.call('RPUSH', KEYS[3], ARGV[3])
-  redis.call('EXPIRE', KEYS[3], ARGV[2])
-  if redis.call('SET', KEYS[4], ARGV[6], 'NX', 'EX', ARGV[7]) then
-    redis.call('HSET', KEYS[8], unpack(ARGV, 9, 8 + docs))
-    redis.call('RPUSH', KEYS[7], ARGV[6])
+  redis.call('EXPIRE', KEYS[1], @BATCH_TTL@)
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+  if redis.call('RPUSH', KEYS[3], ARGV[1]) == 1 then
+    redis.call('EXPIRE', KEYS[3], @BATCH_TTL@)  -- a new list; each drain job's start renews it
+  end
+  if not marked and redis.call('SET', KEYS[4], ARGV[5], 'NX', 'EX', @MARK_TTL@) then
+    redis.call('HSET', KEYS[8], unpack(ARGV, 6))
+    redis.call('RPUSH', KEYS[7], ARGV[5])
     queued = 1
   end
 end
 return {accepted, duplicates, queued}
-"""
+""".replace("@DEDUPE_TTL@", str(DEDUPE_TTL))
+    .replace("@BATCH_TTL@", str(BATCH_TTL))
+    .replace("@MARK_TTL@", str(DRAINER_MARK_TTL))
+)
+
 
 # KEYS: 1 drainer mark, 2 the intake lane's RQ queue, 3 the new drain job's hash, 4 intake list, 5 taken.
 # ARGV: 1 job id, 2 mark TTL, 3 "1": queue one whatever the mark says, 4 a batch id to put back on the
@@ -213,9 +226,9 @@ _ENSURE_SCRIPT = _REGISTRAR.register_script(_ENSURE)
 _TAKE_SCRIPT = _REGISTRAR.register_script(_TAKE)
 
 
-def document(alert_json: str, group_key: str, received_at: float) -> str:
+def document(alert_json: str, group_key_json: str, received_at: float) -> str:
     """How an accepted alert is stored in its batch (what ``intake.process_batch`` reads)."""
-    return f'{{"alert":{alert_json},"groupKey":{json.dumps(group_key)},"receivedAt":{received_at!r}}}'
+    return f'{{"alert":{alert_json},"groupKey":{group_key_json},"receivedAt":{received_at!r}}}'
 
 
 def accept(
@@ -244,7 +257,8 @@ def accept(
     batch_id = rt.new_id(32)
     if encoded is None:
         encoded = [json.dumps(a, separators=(",", ":")) for a in alerts]
-    documents = [document(a, group_key, received_at) for a in encoded]
+    group_key_json = json.dumps(group_key)
+    documents = [document(a, group_key_json, received_at) for a in encoded]
     dedupe_keys = [keys.dedupe(a["fingerprint"], a["status"], a["startsAt"]) for a in alerts]
     job_id = drain_job_id(keys, batch_id)
     script_keys = [
@@ -258,16 +272,13 @@ def accept(
         Job.key_for(job_id),
         *dedupe_keys,
     ]
-    head = [DEDUPE_TTL, BATCH_TTL, batch_id, repr(received_at), truncated, job_id, DRAINER_MARK_TTL]
-    # A drain job is usually queued already (the mark is set): then its fields are not sent. The
+    head: list[Any] = [batch_id, repr(received_at), truncated, "\n".join(documents)]
+    # A drain job is usually queued already (the mark is set): then its record is not sent. The
     # last answer guides the next call, so a quiet responder does not pay two calls each time.
-    fields = _job_fields(keys) if _needed_fields.get(keys.prefix) else []
-    args = [*head, len(fields) // 2, *fields, *documents]
+    args = [*head, job_id, *_job_fields(keys)] if _needed_fields.get(keys.prefix) else head
     result = _ACCEPT_SCRIPT(keys=script_keys, args=args, client=redis)
     if int(result[0]) < 0:
-        fields = _job_fields(keys)
-        args = [*head, len(fields) // 2, *fields, *documents]
-        result = _ACCEPT_SCRIPT(keys=script_keys, args=args, client=redis)
+        result = _ACCEPT_SCRIPT(keys=script_keys, args=[*head, job_id, *_job_fields(keys)], client=redis)
     _needed_fields[keys.prefix] = bool(int(result[2]))
     accepted, duplicates = int(result[0]), int(result[1])
     if wait_replicas:
@@ -307,8 +318,9 @@ def drain_started(rt: Runtime, job_id: str) -> list[str]:
     keys = rt.keys
     with rt.redis.pipeline(transaction=False) as pipe:
         pipe.delete(keys.intake_drainer)
+        pipe.expire(keys.intake_batches, BATCH_TTL)  # as long as a batch lives, while drain jobs run
         pipe.hgetall(keys.intake_taken)
-        _, taken = pipe.execute()
+        _, _, taken = pipe.execute()
     return sorted(_text(b) for b, owner in taken.items() if _text(owner) == job_id)
 
 

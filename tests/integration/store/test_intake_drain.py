@@ -118,3 +118,22 @@ def test_a_batch_taken_by_a_drain_job_that_was_lost_is_applied_once(runtime: Run
     assert first == [] and sorted(w.kind for w in again) == ["batch", "batch"]
     assert applied(runtime) == ["b", "a"]  # the waiting one first; the lost one went back behind it
     assert orphans.find_orphans(runtime) == []
+
+
+def test_label_and_annotation_text_is_stored_exactly_as_sent(runtime: Runtime) -> None:
+    # Documents travel to Redis one per line: text with newlines, quotes and non-ASCII must survive.
+    odd = alert("Unrouted", fingerprint="fp-odd", instance='multi\nline "quoted" é ✓')
+    odd["annotations"] = {"description": "first line\nsecond line\r\n\ttabbed \\ backslash"}
+    plain = alert("Unrouted", fingerprint="fp-plain", instance="plain")
+    sent = client(runtime).post("/webhook/alertmanager", data=body(odd, plain))
+    assert sent.json == {"accepted": 2, "duplicates": 0}
+    [batch_id] = [b.decode() for b in runtime.redis.lrange(runtime.keys.intake_batches, 0, -1)]
+
+    stored = [json.loads(raw)["alert"] for raw in runtime.redis.lrange(runtime.keys.batch(batch_id), 0, -1)]
+
+    assert [(a["labels"], a["annotations"]) for a in stored] == [
+        (odd["labels"], odd["annotations"]),
+        (plain["labels"], plain["annotations"]),
+    ]
+    drain(runtime)
+    assert applied(runtime) == ['multi\nline "quoted" é ✓', "plain"]
