@@ -41,7 +41,7 @@ PER_PAYLOAD = (1, 10)
 def sizes(quick: bool) -> dict[str, Any]:
     if quick:
         return {"duration": 3.0, "warmup": 1.0, "rounds": 1}
-    return {"duration": 6.0, "warmup": 2.0, "rounds": 2}
+    return {"duration": 5.0, "warmup": 2.0, "rounds": 3}
 
 
 def template(per_payload: int) -> str:
