@@ -97,6 +97,7 @@ if accepted > 0 then
   end
   if not marked and redis.call('SET', KEYS[4], ARGV[5], 'NX', 'EX', @MARK_TTL@) then
     redis.call('HSET', KEYS[8], unpack(ARGV, 6))
+    redis.call('SADD', '@QUEUES@', KEYS[7])
     redis.call('RPUSH', KEYS[7], ARGV[5])
     queued = 1
   end
@@ -105,6 +106,7 @@ return {accepted, duplicates, queued}
 """.replace("@DEDUPE_TTL@", str(DEDUPE_TTL))
     .replace("@BATCH_TTL@", str(BATCH_TTL))
     .replace("@MARK_TTL@", str(DRAINER_MARK_TTL))
+    .replace("@QUEUES@", Queue.redis_queues_keys)  # RQ's set of known queues, as its enqueue adds to it
 )
 
 
@@ -124,9 +126,10 @@ elseif not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
   return 0
 end
 redis.call('HSET', KEYS[3], unpack(ARGV, 5))
+redis.call('SADD', '@QUEUES@', KEYS[2])
 redis.call('RPUSH', KEYS[2], ARGV[1])
 return 1
-"""
+""".replace("@QUEUES@", Queue.redis_queues_keys)
 
 # KEYS: 1 intake list, 2 taken; ARGV: 1 drain job id, 2 TTL. The next batch id, now recorded as taken.
 _TAKE = """
