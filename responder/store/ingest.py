@@ -229,9 +229,12 @@ _ENSURE_SCRIPT = _REGISTRAR.register_script(_ENSURE)
 _TAKE_SCRIPT = _REGISTRAR.register_script(_TAKE)
 
 
-def document(alert_json: str, group_key_json: str, received_at: float) -> str:
-    """How an accepted alert is stored in its batch (what ``intake.process_batch`` reads)."""
-    return f'{{"alert":{alert_json},"groupKey":{group_key_json},"receivedAt":{received_at!r}}}'
+def documents(encoded: Sequence[bytes], group_key: str, received_at: float) -> bytes:
+    """How the accepted alerts are stored in their batch (what ``intake.process_batch`` reads), one
+    ``{"alert", "groupKey", "receivedAt"}`` object per line, from each alert's JSON."""
+    head = b'{"alert":'
+    tail = f',"groupKey":{json.dumps(group_key)},"receivedAt":{received_at!r}}}'.encode()
+    return b"\n".join(b"".join((head, alert, tail)) for alert in encoded)
 
 
 def accept(
@@ -242,7 +245,7 @@ def accept(
     truncated: int = 0,
     *,
     wait_replicas: int = 0,
-    encoded: Sequence[str] | None = None,
+    encoded: Sequence[bytes] | None = None,
 ) -> Accepted:
     """Dedupe ``alerts`` (Alertmanager's alert objects) and queue the new ones, atomically.
 
@@ -259,9 +262,7 @@ def accept(
     received_at = received_at if received_at is not None else rt.clock()
     batch_id = rt.new_id(32)
     if encoded is None:
-        encoded = [json.dumps(a, separators=(",", ":")) for a in alerts]
-    group_key_json = json.dumps(group_key)
-    documents = [document(a, group_key_json, received_at) for a in encoded]
+        encoded = [json.dumps(a, separators=(",", ":")).encode() for a in alerts]
     dedupe_keys = [keys.dedupe(a["fingerprint"], a["status"], a["startsAt"]) for a in alerts]
     job_id = drain_job_id(keys, batch_id)
     script_keys = [
@@ -275,7 +276,7 @@ def accept(
         Job.key_for(job_id),
         *dedupe_keys,
     ]
-    head: list[Any] = [batch_id, repr(received_at), truncated, "\n".join(documents)]
+    head: list[Any] = [batch_id, repr(received_at), truncated, documents(encoded, group_key, received_at)]
     # A drain job is usually queued already (the mark is set): then its record is not sent. The
     # last answer guides the next call, so a quiet responder does not pay two calls each time.
     args = [*head, job_id, *_job_fields(keys)] if _needed_fields.get(keys.prefix) else head

@@ -14,7 +14,7 @@ from responder.store import connection, ingest
 from responder.webhook.auth import token_ok
 from responder.webhook.errors import error
 from responder.webhook.limits import over_cap
-from responder.webhook.models import WebhookPayload
+from responder.webhook.models import WebhookPayload, alert_json
 from responder.webhook.state import state
 
 bp = Blueprint("alertmanager", __name__)
@@ -60,7 +60,7 @@ def receive() -> tuple[Response, int]:
             received_at,
             payload.truncatedAlerts,
             wait_replicas=web.wait_replicas,
-            encoded=[a.model_dump_json() for a in payload.alerts],
+            encoded=[alert_json(a) for a in payload.alerts],
         )
         heartbeat.note_receipt(web.runtime, alerts, received_at)
     except connection.UNAVAILABLE:
