@@ -151,9 +151,7 @@ def _pending(rt: Runtime, orphans: list[Work]) -> Iterable[Work]:
             redis.zrem(keys.pending_batches, *gone)  # processed (or expired)
         listed = {text(b) for b in listed_raw}
         taken = {text(b): text(job) for b, job in taken_raw.items()}
-        stale = [b for b in taken if b in gone or b not in batch_ids]
-        if stale:
-            redis.hdel(keys.intake_taken, *stale)  # processed; the record outlived the batch
+        _forget_taken(rt, [b for b in taken if b in gone or b not in batch_ids])
         alive: set[str] | None = None
         for batch_id, there in zip(batch_ids, present, strict=True):
             if not there:
@@ -179,6 +177,20 @@ def _pending(rt: Runtime, orphans: list[Work]) -> Iterable[Work]:
         # awaiting approval: no job until someone approves
     if finished:
         redis.srem(keys.active_runs, *finished)
+
+
+def _forget_taken(rt: Runtime, batch_ids: list[str]) -> None:
+    """Drop the taken records of those ``batch_ids`` whose batch is gone (processed, or expired after
+    its drain job failed for good); one accepted since the sweep began reading is still there."""
+    if not batch_ids:
+        return
+    with rt.redis.pipeline(transaction=False) as pipe:
+        for batch_id in batch_ids:
+            pipe.exists(rt.keys.batch(batch_id))
+        present = pipe.execute()
+    gone = [b for b, there in zip(batch_ids, present, strict=True) if not there]
+    if gone:
+        rt.redis.hdel(rt.keys.intake_taken, *gone)
 
 
 def _drain_jobs(rt: Runtime) -> set[str]:
