@@ -72,13 +72,13 @@ if #ARGV < 5 then
   end
   marked = true
 end
-local docs, from = ARGV[4], 1
+local docs, from, new = ARGV[4], 1, {}
 local accepted, duplicates, queued = 0, 0, 0
 for i = 9, #KEYS do
   local to = string.find(docs, '\\n', from, true)
   if redis.call('SET', KEYS[i], '1', 'NX', 'EX', @DEDUPE_TTL@) then
-    redis.call('RPUSH', KEYS[1], string.sub(docs, from, (to or 0) - 1))
     accepted = accepted + 1
+    new[accepted] = string.sub(docs, from, (to or 0) - 1)
   else
     redis.call('EXPIRE', KEYS[i], @DEDUPE_TTL@)
     duplicates = duplicates + 1
@@ -90,6 +90,9 @@ if tonumber(ARGV[3]) > 0 then
   redis.call('INCRBY', KEYS[6], ARGV[3])
 end
 if accepted > 0 then
+  for j = 1, accepted, 1000 do  -- unpack takes a few thousand values at most
+    redis.call('RPUSH', KEYS[1], unpack(new, j, math.min(j + 999, accepted)))
+  end
   redis.call('EXPIRE', KEYS[1], @BATCH_TTL@)
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
   if redis.call('RPUSH', KEYS[3], ARGV[1]) == 1 then

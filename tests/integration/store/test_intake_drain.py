@@ -137,3 +137,14 @@ def test_label_and_annotation_text_is_stored_exactly_as_sent(runtime: Runtime) -
     ]
     drain(runtime)
     assert applied(runtime) == ['multi\nline "quoted" é ✓', "plain"]
+
+
+def test_a_payload_of_thousands_of_alerts_is_stored_whole_in_order(runtime: Runtime) -> None:
+    many = [alert("Unrouted", fingerprint=f"fp-{i}", instance=f"n{i}") for i in range(2500)]
+    sent = client(runtime).post("/webhook/alertmanager", data=body(*many))
+    assert sent.json == {"accepted": 2500, "duplicates": 0}
+    [batch_id] = [b.decode() for b in runtime.redis.lrange(runtime.keys.intake_batches, 0, -1)]
+
+    stored = [json.loads(raw)["alert"] for raw in runtime.redis.lrange(runtime.keys.batch(batch_id), 0, -1)]
+
+    assert [a["labels"]["instance"] for a in stored] == [f"n{i}" for i in range(2500)]
