@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redis import Redis
+from redis.exceptions import NoScriptError
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
 from rq.utils import now, utcformat
@@ -232,6 +233,15 @@ _ENSURE_SCRIPT = _REGISTRAR.register_script(_ENSURE)
 _TAKE_SCRIPT = _REGISTRAR.register_script(_TAKE)
 
 
+def _run_accept(redis: Redis, keys: list[str], args: list[Any]) -> Any:
+    """The accept script by EVALSHA, loading it where the server does not know it yet (as
+    ``Script.__call__`` does, less its per-call imports and checks: this runs on every webhook)."""
+    try:
+        return redis.evalsha(_ACCEPT_SCRIPT.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        return _ACCEPT_SCRIPT(keys=keys, args=args, client=redis)
+
+
 def documents(encoded: Sequence[bytes], group_key: str, received_at: float) -> bytes:
     """How the accepted alerts are stored in their batch (what ``intake.process_batch`` reads), one
     ``{"alert", "groupKey", "receivedAt"}`` object per line, from each alert's JSON."""
@@ -283,9 +293,9 @@ def accept(
     # A drain job is usually queued already (the mark is set): then its record is not sent. The
     # last answer guides the next call, so a quiet responder does not pay two calls each time.
     args = [*head, job_id, *_job_fields(keys)] if _needed_fields.get(keys.prefix) else head
-    result = _ACCEPT_SCRIPT(keys=script_keys, args=args, client=redis)
+    result = _run_accept(redis, script_keys, args)
     if int(result[0]) < 0:
-        result = _ACCEPT_SCRIPT(keys=script_keys, args=[*head, job_id, *_job_fields(keys)], client=redis)
+        result = _run_accept(redis, script_keys, [*head, job_id, *_job_fields(keys)])
     _needed_fields[keys.prefix] = bool(int(result[2]))
     accepted, duplicates = int(result[0]), int(result[1])
     if wait_replicas:
