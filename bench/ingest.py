@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,16 +55,10 @@ def _responder_from(st: procs.Stack, tree: Path, prefix: str) -> tuple[procs.Pro
     """``responder serve`` as the checkout at ``tree`` has it, under the same gunicorn settings."""
     port = free_port()
     env = st.env(prefix)
-    env["PYTHONPATH"] = str(tree)
+    env["PYTHONPATH"] = f"{tree}{os.pathsep}{procs.REPO}"
     argv = [sys.executable, "-m", "responder", "serve", "--bind", f"127.0.0.1:{port}"]
     argv += ["--workers", str(procs.WEB_WORKERS), "--allow-unauthenticated"]
-    log = st.workdir / f"web-{prefix}.log"
-    with log.open("ab") as handle:
-        popen = subprocess.Popen(
-            argv, env=env, cwd=tree, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    proc = procs.Proc(f"web-{prefix}", popen, log)
-    st.procs.append(proc)
+    proc = st.spawn(f"web-{prefix}", argv, env, cwd=tree)
     base = f"http://127.0.0.1:{port}"
     procs.wait_http(f"{base}/health", proc)
     return proc, base

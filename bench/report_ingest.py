@@ -127,7 +127,8 @@ def target_rows(stored: dict[str, Any]) -> list[tuple[str, str, str, bool | None
         before = series.get(f"before/{per}")
         other = stored.get("before", {}).get("ingest", {}).get("result", {}).get("series", {})
         if before:  # BENCH_INGEST_BEFORE: the other checkout in the same rounds
-            earlier = f"{before['rps']:.0f} vs {bare['rps']:.0f} req/s = {before['ratio_rps']:.2f}x (same run)"
+            ratio = before["ratio_rps"]
+            earlier = f"{before['rps']:.0f} vs {bare['rps']:.0f} req/s = {ratio:.2f}x (same run)"
         elif f"responder/{per}" in other:  # python -m bench ingest --responder-tree: a run of its own
             theirs, their_bare = other[f"responder/{per}"], other[f"baseline/{per}"]
             earlier = f"{theirs['rps']:.0f} vs {their_bare['rps']:.0f} req/s = {theirs['ratio_rps']:.2f}x"
