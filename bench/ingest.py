@@ -1,84 +1,183 @@
-"""Webhook ingest: requests/s and latency of ``POST /webhook/alertmanager`` at fixed concurrency.
+"""Webhook ingest: requests/s, latency and CPU of ``POST /webhook/alertmanager``, loaded by ``wrk``.
 
-The responder (validate, dedupe and enqueue in one Redis round trip) against the
-bare-Flask baseline (one LPUSH), both under the same gunicorn settings, 1 and 10
-alerts per payload, interleaved in rounds so drift on this shared machine hits both
-alike. No RQ worker runs meanwhile: this measures the web path only, and jobs queue up.
+The responder (validate, dedupe and queue the work durably) against the bare-Flask baseline
+(``bench/baseline_app.py``: one LPUSH of the body), both under the same gunicorn settings, at 1
+and 10 alerts per payload, interleaved in rounds so drift on this shared machine hits both
+alike. The load comes from ``wrk`` (C; :mod:`bench.wrk`), 2 threads x 16 keep-alive
+connections, so the client takes little of the 2 cores the servers share. Every request
+carries alerts no other request carries (unique fingerprints and labels per request and
+thread), so nothing is a duplicate. No RQ worker runs meanwhile: this is the web path alone.
+
+After each series the benchmark checks in Redis that every request answered 2xx left its
+alerts there, and (for the responder) work that will act on them: an RQ job of its own, or
+its batch id in the intake list with an intake job queued.
+
+``BENCH_INGEST_BEFORE=/path/to/other/checkout`` adds a third server, the responder as that
+checkout has it (e.g. a worktree of main), measured in the same rounds: before and after in
+one run.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
-from bench import alerts, load, procs
-from bench.stats import summary
+from redis import Redis
 
-CONCURRENCY = 16
-"""Requests in flight: twice the 2 x 4 gunicorn threads, so the server is never idle."""
+from bench import alerts, procs, wrk
+from bench.baseline_app import KEY as BASELINE_KEY
+from responder.store.codec import text
+from responder.store.keys import Keys
+from responder.up import free_port
+
+PREFIX = "ingest"
+PER_PAYLOAD = (1, 10)
 
 
 def sizes(quick: bool) -> dict[str, Any]:
     if quick:
         return {"duration": 3.0, "warmup": 1.0, "rounds": 1}
-    return {"duration": 6.0, "warmup": 1.5, "rounds": 2}
+    return {"duration": 5.0, "warmup": 2.0, "rounds": 3}
+
+
+def template(per_payload: int) -> str:
+    """A payload of ``per_payload`` alerts whose labels and fingerprints hold wrk's placeholder."""
+    items = [alerts.alert(alerts.ACTION, f"{wrk.PLACEHOLDER}-{j}", "wrk") for j in range(per_payload)]
+    for j, item in enumerate(items):
+        item["fingerprint"] = f"{wrk.PLACEHOLDER}-{j}"
+    return json.dumps(alerts.payload(items), separators=(",", ":"))
+
+
+def _responder_from(st: procs.Stack, tree: Path, prefix: str) -> tuple[procs.Proc, str]:
+    """``responder serve`` as the checkout at ``tree`` has it, under the same gunicorn settings."""
+    port = free_port()
+    env = st.env(prefix)
+    env["PYTHONPATH"] = f"{tree}{os.pathsep}{procs.REPO}"
+    argv = [sys.executable, "-m", "responder", "serve", "--bind", f"127.0.0.1:{port}"]
+    argv += ["--workers", str(procs.WEB_WORKERS), "--allow-unauthenticated"]
+    proc = st.spawn(f"web-{prefix}", argv, env, cwd=tree)
+    base = f"http://127.0.0.1:{port}"
+    procs.wait_http(f"{base}/health", proc)
+    return proc, base
+
+
+def stored(redis: Redis, name: str, per_payload: int) -> dict[str, Any]:
+    """What Redis holds after a series: alerts, and whether every batch has work that will act on it."""
+    if name == "baseline":
+        return {"alerts": int(redis.llen(BASELINE_KEY)) * per_payload, "work_ok": True}
+    keys = Keys(name)
+    batch_ids = [text(b) for b in redis.zrange(keys.pending_batches, 0, -1)]
+    with redis.pipeline(transaction=False) as pipe:
+        for batch_id in batch_ids:
+            pipe.llen(keys.batch(batch_id))
+        lengths = pipe.execute()
+    intake_queue = f"rq:queue:{keys.lane_queue('intake')}"
+    jobs = [text(j) for j in redis.lrange(intake_queue, 0, -1)]
+    own_job = {j.removeprefix(f"{keys.prefix}-batch-") for j in jobs if j.startswith(f"{keys.prefix}-batch-")}
+    listed = {text(b) for b in redis.lrange(f"{keys.prefix}:intake:batches", 0, -1)}
+    drainer = any(not j.startswith(f"{keys.prefix}-batch-") for j in jobs)
+    carried = all(b in own_job or (b in listed and drainer) for b in batch_ids)
+    return {"alerts": sum(int(n) for n in lengths), "batches": len(batch_ids), "work_ok": carried}
 
 
 def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     size = {**sizes(quick), **(overrides or {})}
-    results: dict[str, dict[str, Any]] = {}
+    before_tree = os.environ.get("BENCH_INGEST_BEFORE")
+    series: dict[str, dict[str, Any]] = {}
     with procs.stack() as st:
-        baseline_proc, baseline = st.baseline_web()
-        responder_proc, responder = st.responder_web("ingest")
-        targets = {"baseline": (baseline_proc, baseline), "responder": (responder_proc, responder)}
-        cpu: dict[str, dict[str, float]] = {}
-        pooled: dict[str, list[load.LoadResult]] = {}
+        redis = st.redis
+        targets: dict[str, tuple[procs.Proc, str]] = {"baseline": st.baseline_web()}
+        if before_tree:
+            targets["before"] = _responder_from(st, Path(before_tree).resolve(), "before")
+        targets["responder"] = st.responder_web(PREFIX)
         for round_no in range(size["rounds"]):
-            for per_payload in (1, 10):
+            for per_payload in PER_PAYLOAD:
+                body = template(per_payload)
                 for name, (proc, base) in targets.items():
-                    run_id = f"ingest-{name}-{per_payload}-{round_no}"
-
-                    make_body = alerts.numbered(alerts.ACTION, run_id, per_payload)
+                    url = f"{base}/webhook/alertmanager"
+                    run_id = f"{name}{per_payload}r{round_no}"
+                    warm = wrk.run(url, body, run_id + "w", seconds=size["warmup"])
                     web_cpu, redis_cpu = procs.cpu_seconds([proc.pid]), procs.cpu_seconds([st.redis_proc.pid])
-                    result = load.closed_loop(
-                        f"{base}/webhook/alertmanager",
-                        make_body,
-                        concurrency=CONCURRENCY,
-                        duration=size["duration"],
-                        warmup=size["warmup"],
-                    )
-                    pooled.setdefault(f"{name}/{per_payload}", []).append(result)
-                    used = cpu.setdefault(f"{name}/{per_payload}", {"web": 0.0, "redis": 0.0, "requests": 0})
-                    used["web"] += procs.cpu_seconds([proc.pid]) - web_cpu
-                    used["redis"] += procs.cpu_seconds([st.redis_proc.pid]) - redis_cpu
-                    used["requests"] += result.total_requests
-                    st.redis.delete("baseline:webhooks")  # keep the baseline's list from growing
-        for key, runs in pooled.items():
-            latencies = [x for r in runs for x in r.latencies]
-            seconds = sum(r.seconds for r in runs)
-            statuses: dict[str, int] = {}
-            for r in runs:
-                for status, count in r.statuses.items():
-                    statuses[status] = statuses.get(status, 0) + count
-            results[key] = {
-                "rps": len(latencies) / seconds,
-                "requests": len(latencies),
-                "errors": sum(r.errors for r in runs),
-                "statuses": statuses,
-                "latency_ms": summary(latencies),
-                "cpu_ms_per_request": {
-                    part: 1000 * cpu[key][part] / max(cpu[key]["requests"], 1) for part in ("web", "redis")
-                },
-                "client_cpu": sum(r.client_cpu * r.seconds for r in runs) / seconds,
-                "samples": [round(x * 1000, 3) for x in latencies],
-            }
-    for per_payload in (1, 10):
-        ours, base = results[f"responder/{per_payload}"], results[f"baseline/{per_payload}"]
-        ours["ratio_rps"] = ours["rps"] / base["rps"]
-        ours["ratio_p99"] = ours["latency_ms"]["p99"] / base["latency_ms"]["p99"]
+                    measured = wrk.run(url, body, run_id, seconds=size["duration"])
+                    web_used = procs.cpu_seconds([proc.pid]) - web_cpu
+                    redis_used = procs.cpu_seconds([st.redis_proc.pid]) - redis_cpu
+                    held = stored(redis, PREFIX if name == "responder" else name, per_payload)
+                    redis.flushall()  # each series starts from an empty Redis
+                    _add(series.setdefault(f"{name}/{per_payload}", {}), warm, measured, held, per_payload)
+                    acc = series[f"{name}/{per_payload}"]
+                    acc["web_cpu"] = acc.get("web_cpu", 0.0) + web_used
+                    acc["redis_cpu"] = acc.get("redis_cpu", 0.0) + redis_used
+    results = {key: _finish(acc) for key, acc in series.items()}
+    for per_payload in PER_PAYLOAD:
+        bare = results[f"baseline/{per_payload}"]
+        for name in ("responder", "before"):
+            ours = results.get(f"{name}/{per_payload}")
+            if ours is not None:
+                ours["ratio_rps"] = ours["rps"] / bare["rps"]
+                ours["ratio_p99"] = ours["latency_ms"]["p99"] / bare["latency_ms"]["p99"]
     return {
-        "concurrency": CONCURRENCY,
+        "client": f"wrk, {wrk.THREADS} threads x {wrk.CONNECTIONS} keep-alive connections",
+        "concurrency": wrk.CONNECTIONS,
         "web_workers": procs.WEB_WORKERS,
         "web_threads": procs.WEB_THREADS,
+        "before_tree": before_tree,
         **size,
         "series": results,
+    }
+
+
+def _add(
+    acc: dict[str, Any], warm: wrk.WrkResult, measured: wrk.WrkResult, held: dict[str, Any], per: int
+) -> None:
+    acc.setdefault("runs", []).append(measured)
+    acc["accepted"] = acc.get("accepted", 0) + warm.ok + measured.ok
+    acc["non_2xx"] = acc.get("non_2xx", 0) + warm.non_2xx + measured.non_2xx
+    acc["socket_errors"] = acc.get("socket_errors", 0) + sum(warm.socket_errors.values())
+    acc["socket_errors"] += sum(measured.socket_errors.values())
+    acc["stored_alerts"] = acc.get("stored_alerts", 0) + held["alerts"]
+    acc["expected_alerts"] = acc.get("expected_alerts", 0) + (warm.ok + measured.ok) * per
+    acc["work_ok"] = acc.get("work_ok", True) and held["work_ok"]
+
+
+def _finish(acc: dict[str, Any]) -> dict[str, Any]:
+    runs: list[wrk.WrkResult] = acc["runs"]
+    requests = sum(r.requests for r in runs)
+    seconds = sum(r.seconds for r in runs)
+    # Pooled percentiles: the mean over rounds of each round's percentile (rounds are equally long).
+    cdf = [(p, sum(r.percentile(p) for r in runs) / len(runs)) for p, _ in runs[0].cdf_ms]
+    at = dict(cdf)
+    return {
+        "rps": requests / seconds,
+        "requests": requests,
+        "errors": acc["non_2xx"] + acc["socket_errors"],
+        "non_2xx": acc["non_2xx"],
+        "socket_errors": acc["socket_errors"],
+        "latency_ms": {
+            "n": requests,
+            "p50": at[50],
+            "p95": at[95],
+            "p99": at[99],
+            "mean": sum(r.latency_mean_ms for r in runs) / len(runs),
+            "max": max(r.latency_max_ms for r in runs),
+        },
+        "cpu_ms_per_request": {
+            "web": 1000 * acc["web_cpu"] / max(requests, 1),
+            "redis": 1000 * acc["redis_cpu"] / max(requests, 1),
+        },
+        "client_cpu": sum(r.client_cpu_seconds for r in runs) / seconds,
+        "durable": {
+            "accepted_requests": acc["accepted"],
+            "expected_alerts": acc["expected_alerts"],
+            "stored_alerts": acc["stored_alerts"],
+            # wrk stops counting at the deadline, while the server still answers what is in flight:
+            # Redis may hold a few requests' alerts more than the 2xx counted, never fewer.
+            "all_stored": acc["stored_alerts"] >= acc["expected_alerts"],
+            "work_queued": acc["work_ok"],
+        },
+        # The CDF as its percentile points (ms), for the plot.
+        "samples": [round(v, 3) for _, v in cdf],
+        "cdf_ms": [[p, round(v, 3)] for p, v in cdf],
     }

@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from redis import Redis
+from rq import get_current_job
 from rq.job import Job
 
 from responder import runtime
@@ -19,13 +20,45 @@ from responder.incidents import clicks, heartbeat, intake, silencing, verificati
 from responder.notify.slack_interactions import SlackAction
 from responder.playbooks import approval, steps
 from responder.store import incidents as store
+from responder.store import ingest
 
 log = logging.getLogger(__name__)
 
 
 def process_batch(batch_id: str) -> dict[str, int]:
-    """Apply the alerts of one accepted webhook request."""
+    """Apply the alerts of one accepted webhook request (a job queued by a version before
+    ``drain_intake``, or by hand)."""
     return intake.process_batch(runtime.current(), batch_id)
+
+
+DRAIN_BATCHES = 50
+"""Batches one drain job applies before it hands over to a fresh one, so a worker looks at the
+lanes before intake (control) at least this often even in a storm."""
+
+
+def drain_intake() -> dict[str, int]:
+    """Apply accepted webhook batches off the intake list until it is empty (:mod:`responder.store.ingest`).
+
+    The batches this job had taken before (it is a retry) go first. An exception leaves the
+    batch recorded as taken by this job, so RQ's retry of the job applies it again (each
+    alert once); a job that failed for good keeps its batch for the failed-job registry.
+    """
+    rt = runtime.current()
+    job = get_current_job()
+    job_id = job.id if job is not None else ""
+    counts = {"batches": 0, "alerts": 0, "unmatched": 0}
+    todo = ingest.drain_started(rt, job_id)
+    while counts["batches"] < DRAIN_BATCHES:
+        batch_id = todo.pop(0) if todo else ingest.take(rt, job_id)
+        if batch_id is None:
+            return counts
+        done = intake.process_batch(rt, batch_id)
+        ingest.finished(rt, batch_id)
+        counts["batches"] += 1
+        counts["alerts"] += done["alerts"]
+        counts["unmatched"] += done["unmatched"]
+    ingest.ensure_drainer(rt)  # more may wait: a fresh job, behind the lanes served before intake
+    return counts
 
 
 def execute_step(run_id: str, index: int) -> str:

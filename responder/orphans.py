@@ -98,9 +98,10 @@ def sweep(rt: Runtime) -> list[Work]:
 
 def find_orphans(rt: Runtime) -> list[Work]:
     """The pending work whose job is in no queue and no registry (and is not done)."""
-    candidates = list(_pending(rt))
+    orphans: list[Work] = []
+    candidates = list(_pending(rt, orphans))
     if not candidates:
-        return []
+        return orphans
     redis = rt.redis
     with redis.pipeline(transaction=False) as pipe:
         for work in candidates:
@@ -108,12 +109,15 @@ def find_orphans(rt: Runtime) -> list[Work]:
         states = pipe.execute()
     places = _Places(redis)
     unlisted: list[tuple[Work, str]] = []
-    orphans: list[Work] = []
     for work, (status, origin) in zip(candidates, states, strict=True):
         if status is None:
             orphans.append(work)  # the job itself is gone: nothing can run it
         elif text(status) in DONE:
-            _forget(rt, work)
+            drained = work.kind == "batch" and ingest.is_drain_job(rt.keys, work.job_id)
+            if drained and text(status) == JobStatus.FINISHED:
+                orphans.append(work)  # its drain job ended without finishing it: a write lost in a failover
+            else:
+                _forget(rt, work)
         elif work.job_id not in places.in_lists(text(origin)):
             unlisted.append((work, text(origin)))
     if unlisted:  # scheduled (a retry's backoff, a timer) or deferred are waiting, not lost
@@ -129,20 +133,38 @@ def find_orphans(rt: Runtime) -> list[Work]:
     return orphans
 
 
-def _pending(rt: Runtime) -> Iterable[Work]:
+def _pending(rt: Runtime, orphans: list[Work]) -> Iterable[Work]:
+    """The pending work to look up by its job; batches whose orphans are plain are added to ``orphans``."""
     redis, keys = rt.redis, rt.keys
     batch_ids = [text(b) for b in redis.zrange(keys.pending_batches, 0, -1)]
     if batch_ids:
-        with redis.pipeline(transaction=False) as pipe:
+        # One snapshot: a drain job takes a batch off the list and records it as taken in one script.
+        with redis.pipeline(transaction=True) as pipe:
             for batch_id in batch_ids:
                 pipe.exists(keys.batch(batch_id))
-            present = pipe.execute()
+            pipe.lrange(keys.intake_batches, 0, -1)
+            pipe.hgetall(keys.intake_taken)
+            pipe.get(keys.intake_drainer)
+            *present, listed_raw, taken_raw, mark = pipe.execute()
         gone = [b for b, there in zip(batch_ids, present, strict=True) if not there]
         if gone:
             redis.zrem(keys.pending_batches, *gone)  # processed (or expired)
+        listed = {text(b) for b in listed_raw}
+        taken = {text(b): text(job) for b, job in taken_raw.items()}
+        _forget_taken(rt, [b for b in taken if b in gone or b not in batch_ids])
+        alive: set[str] | None = None
         for batch_id, there in zip(batch_ids, present, strict=True):
-            if there:
-                yield Work("batch", batch_id, ingest.batch_job(keys, batch_id).job_id or "")
+            if not there:
+                continue
+            if batch_id in listed:
+                # Waiting its turn: lost only if no drain job is queued, running or due to retry.
+                alive = _drain_jobs(rt) if alive is None else alive
+                if not alive:
+                    orphans.append(Work("batch", batch_id, text(mark) if mark is not None else ""))
+            elif batch_id in taken:
+                yield Work("batch", batch_id, taken[batch_id])  # its drain job is looked up
+            else:
+                yield Work("batch", batch_id, ingest.batch_job(keys, batch_id).job_id or "")  # an older job
     run_ids = sorted(text(r) for r in redis.smembers(keys.active_runs))
     if not run_ids:
         return
@@ -155,6 +177,35 @@ def _pending(rt: Runtime) -> Iterable[Work]:
         # awaiting approval: no job until someone approves
     if finished:
         redis.srem(keys.active_runs, *finished)
+
+
+def _forget_taken(rt: Runtime, batch_ids: list[str]) -> None:
+    """Drop the taken records of those ``batch_ids`` whose batch is gone (processed, or expired after
+    its drain job failed for good); one accepted since the sweep began reading is still there."""
+    if not batch_ids:
+        return
+    with rt.redis.pipeline(transaction=False) as pipe:
+        for batch_id in batch_ids:
+            pipe.exists(rt.keys.batch(batch_id))
+        present = pipe.execute()
+    gone = [b for b, there in zip(batch_ids, present, strict=True) if not there]
+    if gone:
+        rt.redis.hdel(rt.keys.intake_taken, *gone)
+
+
+def _drain_jobs(rt: Runtime) -> set[str]:
+    """The intake lane's drain jobs that are queued, being taken, running, or waiting out a retry."""
+    queue = Queue(rt.keys.lane_queue(Lane.INTAKE), connection=rt.redis)
+    with rt.redis.pipeline(transaction=False) as pipe:
+        pipe.lrange(queue.key, 0, -1)
+        pipe.lrange(queue.intermediate_queue_key, 0, -1)
+        pipe.zrange(queue.started_job_registry.key, 0, -1)
+        pipe.zrange(queue.scheduled_job_registry.key, 0, -1)
+        pipe.zrange(queue.deferred_job_registry.key, 0, -1)
+        queued, popped, started, scheduled, deferred = pipe.execute()
+    ids = {text(i) for i in (*queued, *popped, *scheduled, *deferred)}
+    ids |= {text(entry).rpartition(":")[0] for entry in started}  # "<job id>:<execution id>"
+    return {i for i in ids if ingest.is_drain_job(rt.keys, i)}
 
 
 def _forget(rt: Runtime, work: Work) -> None:
@@ -180,17 +231,25 @@ def settle(rt: Runtime, orphans: list[Work], now: float) -> list[Work]:
                 pipe.hdel(keys.sweep_suspects, key)
         pipe.expire(keys.sweep_suspects, 3600)
         pipe.execute()
-    return [work for work in requeued if _requeue(rt, work)]
+    queued: set[str] = set()
+    return [work for work in requeued if _requeue(rt, work, queued)]
 
 
-def _requeue(rt: Runtime, work: Work) -> bool:
+def _requeue(rt: Runtime, work: Work, queued: set[str]) -> bool:
+    """Queue ``work`` again; ``queued`` holds the jobs this sweep queued already (a drain job carries
+    every batch it had taken and the whole intake list, so it is queued once)."""
     redis = rt.redis
-    job = Job.fetch(work.job_id, connection=redis) if redis.exists(Job.key_for(work.job_id)) else None
+    exists = work.job_id and redis.exists(Job.key_for(work.job_id))
+    job = Job.fetch(work.job_id, connection=redis) if exists else None
     if job is not None and job.origin:
         # The job itself survived, with its timeout, retries and callbacks: put it back where it was.
-        Queue(job.origin, connection=redis)._enqueue_job(job, at_front=True)
+        if work.job_id not in queued:
+            Queue(job.origin, connection=redis)._enqueue_job(job, at_front=True)
+            queued.add(work.job_id)
     elif work.kind == "batch":
-        rt.scheduler.enqueue(ingest.batch_job(rt.keys, work.ident))
+        # Back on the intake list, with a fresh drain job (one per sweep) to take it.
+        ingest.ensure_drainer(rt, force="" not in queued, put_back=work.ident)
+        queued.add("")
     else:
         spec = _step_spec(rt, work)
         if spec is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bench import plots
+from bench import plots, report_ingest
 from bench.procs import REPO
 from bench.report import operations, pipeline, summary, web
 
@@ -87,7 +87,7 @@ def write(stored: dict[str, Any]) -> None:
         sections += [web.machine_section(stored["machine"]), ""]
     sections += [summary.summary_section(stored), ""]
     renderers = (
-        ("ingest", web.ingest_section, plots.ingest),
+        ("ingest", report_ingest.section, plots.ingest),
         ("latency", pipeline.latency_section, plots.latency),
         ("storm", pipeline.storm_section, plots.storm),
         ("storm", pipeline.memory_section, None),

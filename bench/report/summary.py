@@ -4,26 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import report_ingest
 from bench.report.fmt import get, ms, table, yes
 from bench.report.history import BEFORE, BEFORE_COMMITS, FIX_COMMITS
 
 
 def targets(stored: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     """(target, earlier run, this run, met) for every target with a stored result."""
-    rows: list[tuple[str, str, str, bool | None]] = []
-    if "ingest" in stored:
-        s = stored["ingest"]["result"]["series"]
-        for per in ("1", "10"):
-            ours, base = s[f"responder/{per}"], s[f"baseline/{per}"]
-            b = BEFORE["ingest"][per]
-            rows.append(
-                (
-                    f"ingest ≥ ½ of bare baseline ({per} alert/payload)",
-                    f"{b[0]} vs {b[1]} req/s = {b[2]:.2f}x",
-                    f"{ours['rps']:.0f} vs {base['rps']:.0f} req/s = {ours['ratio_rps']:.2f}x",
-                    ours["ratio_rps"] >= 0.5,
-                )
-            )
+    rows: list[tuple[str, str, str, bool | None]] = report_ingest.target_rows(stored)
     if "latency" in stored:
         for key, series in stored["latency"]["result"]["series"].items():
             p99 = series["finished_ms"]["p99"]

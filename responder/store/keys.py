@@ -49,6 +49,24 @@ class Keys:
         return f"{self.prefix}:batches:pending"
 
     @property
+    def intake_batches(self) -> str:
+        """List: accepted batch ids waiting for the intake lane's drain job, oldest first; each leaves it
+        when a drain job takes it (:mod:`responder.store.ingest`)."""
+        return f"{self.prefix}:intake:batches"
+
+    @property
+    def intake_taken(self) -> str:
+        """Hash: batch id -> id of the drain job processing it, until that job is done with it
+        (the orphan sweep's view of batches in flight); expires with the batches."""
+        return f"{self.prefix}:intake:taken"
+
+    @property
+    def intake_drainer(self) -> str:
+        """The id of a drain job queued and not yet started, while there is one (a TTL bounds it):
+        a webhook that finds it queues no other."""
+        return f"{self.prefix}:intake:drainer"
+
+    @property
     def active_runs(self) -> str:
         """Set: ids of runs that queued a step job, until the sweep finds them finished."""
         return f"{self.prefix}:runs:active"

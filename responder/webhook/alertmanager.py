@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 from pydantic import ValidationError
 from redis.exceptions import ResponseError
 
@@ -14,7 +14,7 @@ from responder.store import connection, ingest
 from responder.webhook.auth import token_ok
 from responder.webhook.errors import error
 from responder.webhook.limits import over_cap
-from responder.webhook.models import WebhookPayload
+from responder.webhook.models import WebhookPayload, alert_json
 from responder.webhook.state import state
 
 bp = Blueprint("alertmanager", __name__)
@@ -43,11 +43,15 @@ def receive() -> tuple[Response, int]:
         ]
         message = "malformed JSON" if any(e["type"] == "json_invalid" for e in detail) else "invalid payload"
         return error(400, f"{message}: expected an Alertmanager webhook payload, version 4", detail)
-    over = over_cap(payload, web.limits)
+    over = over_cap(payload, web.limits, len(body))
     if over is not None:
         capped = {"cap": over.env, "limit": over.limit, "size": over.size, "where": over.where}
         return error(413, f"over a cap on alerts: {over.message()}", capped)
-    alerts = [a.model_dump() for a in payload.alerts]
+    # What dedupe and the heartbeat read; the stored documents are pydantic's JSON of what it validated.
+    alerts = [
+        {"fingerprint": a.fingerprint, "status": a.status, "startsAt": a.startsAt, "labels": a.labels}
+        for a in payload.alerts
+    ]
     try:
         result = ingest.accept(
             web.runtime,
@@ -56,6 +60,7 @@ def receive() -> tuple[Response, int]:
             received_at,
             payload.truncatedAlerts,
             wait_replicas=web.wait_replicas,
+            encoded=[alert_json(a) for a in payload.alerts],
         )
         heartbeat.note_receipt(web.runtime, alerts, received_at)
     except connection.UNAVAILABLE:
@@ -74,7 +79,8 @@ def receive() -> tuple[Response, int]:
             payload.truncatedAlerts,
             payload.groupKey,
         )
-    return jsonify({"accepted": result.accepted, "duplicates": result.duplicates}), 200
+    answer = f'{{"accepted":{result.accepted},"duplicates":{result.duplicates}}}\n'
+    return current_app.response_class(answer, mimetype="application/json"), 200
 
 
 def _redacted(loc: tuple[Any, ...]) -> list[Any]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request, Response
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import NullSession, SessionInterface, SessionMixin
 from pydantic_core import from_json
 
 from responder import dashboard
@@ -70,4 +71,28 @@ def create_app(
     for blueprint in (alertmanager.bp, api.bp, health.bp, report.bp, slack.bp):
         app.register_blueprint(blueprint)
     dashboard.install(app, api_token=api_token, secret=secret_key, trusted_header=trusted_header)
+    app.session_interface = _NoSessionFor(app.session_interface, frozenset({"/webhook/alertmanager"}))
     return app
+
+
+class _NoSessionFor(SessionInterface):
+    """The app's sessions, except on ``paths``: machines post there without cookies, and opening a
+    session (building its signer, looking for a cookie) cost every webhook request."""
+
+    def __init__(self, inner: SessionInterface, paths: frozenset[str]) -> None:
+        self.inner = inner
+        self.paths = paths
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if request.path in self.paths:
+            return None  # Flask puts its null session there; nothing is read or written
+        return self.inner.open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        self.inner.save_session(app, session, response)
+
+    def is_null_session(self, obj: object) -> bool:
+        return self.inner.is_null_session(obj)
+
+    def make_null_session(self, app: Flask) -> NullSession:
+        return self.inner.make_null_session(app)

@@ -25,6 +25,7 @@ read the CSRF token that each of them carries.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -55,14 +56,20 @@ class Served:
     """A wildcard bind (0.0.0.0): any IP literal is this host; no name is but ``localhost``."""
 
     def accepts(self, header: str) -> bool:
-        match = _HOST.fullmatch(header.strip().lower())
-        if match is None:
-            return False
-        host = match["host"].strip("[]")
-        port = int(match["port"]) if match["port"] else 80
-        if port != self.port:
-            return False
-        return host in self.names or (self.any_ip and _is_ip(host))
+        return _accepts(self, header)
+
+
+@functools.lru_cache(maxsize=256)
+def _accepts(served: Served, header: str) -> bool:
+    """Whether ``header`` names ``served``; remembered, since every request repeats one of a few Hosts."""
+    match = _HOST.fullmatch(header.strip().lower())
+    if match is None:
+        return False
+    host = match["host"].strip("[]")
+    port = int(match["port"]) if match["port"] else 80
+    if port != served.port:
+        return False
+    return host in served.names or (served.any_ip and _is_ip(host))
 
 
 def served(bind: str) -> Served | None:
@@ -88,7 +95,9 @@ def install(app: Flask, bind: str) -> None:
 
     @app.before_request
     def guard() -> tuple[Response, int] | None:
-        host = request.headers.get("Host", "")
+        # Read from the WSGI environ: werkzeug's header and content-type parsing cost every request.
+        environ = request.environ
+        host = environ.get("HTTP_HOST", "")
         if request.path not in SIGNED and not address.accepts(host):
             return error(
                 421,
@@ -101,16 +110,22 @@ def install(app: Flask, bind: str) -> None:
                 "cross-site request refused: this responder runs without tokens, so it changes "
                 "nothing for a page from another site; use the CLI, curl, or set the tokens",
             )
-        if request.path in JSON_ONLY and request.mimetype != "application/json":
+        if request.path in JSON_ONLY and _mimetype(environ.get("CONTENT_TYPE", "")) != "application/json":
             return error(415, "send Content-Type: application/json (Alertmanager does)")
         return None
 
 
+def _mimetype(content_type: str) -> str:
+    """The media type of a Content-Type header, as werkzeug's ``request.mimetype`` gives it."""
+    return content_type.partition(";")[0].strip().lower()
+
+
 def _cross_site(host: str) -> bool:
-    site = request.headers.get("Sec-Fetch-Site")
+    environ = request.environ
+    site = environ.get("HTTP_SEC_FETCH_SITE")
     if site is not None and site.lower() not in SAME_SITE:
         return True
-    origin = request.headers.get("Origin")
+    origin = environ.get("HTTP_ORIGIN")
     if origin is None:
         return False
     # The Host header was checked above; an Origin must be this very scheme, host and port.

@@ -21,7 +21,10 @@ def install(app: Flask) -> None:
     def drain(response: Response) -> Response:
         try:
             # The stream is bounded by Content-Length and by MAX_CONTENT_LENGTH (werkzeug's LimitedStream).
-            while request.stream.read(CHUNK):
+            stream = request.stream
+            if getattr(stream, "is_exhausted", False):
+                return response  # read to its end already (the webhook reads the whole body)
+            while stream.read(CHUNK):
                 pass
         except (ClientDisconnected, RequestEntityTooLarge, OSError):
             pass  # the client went away, or the body is over the limit: nothing to keep

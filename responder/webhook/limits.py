@@ -90,21 +90,29 @@ class OverCap:
         )
 
 
-def over_cap(payload: WebhookPayload, limits: Limits) -> OverCap | None:
-    """The first cap ``payload`` exceeds, or None when every alert is within them."""
+def over_cap(payload: WebhookPayload, limits: Limits, body_bytes: int | None = None) -> OverCap | None:
+    """The first cap ``payload`` exceeds, or None when every alert is within them.
+
+    ``body_bytes``, the size of the JSON body the payload was parsed from, bounds every byte
+    count: a string takes at least as many bytes in JSON (quoted, maybe escaped) as in UTF-8,
+    and an alert's strings are distinct parts of the body. A cap at or above it cannot be exceeded.
+    """
     size = _bytes(payload.groupKey)
     if size > limits.group_key_bytes:
         return OverCap("groupKey", size, "group_key_bytes", limits.group_key_bytes, "bytes")
+    bound = body_bytes if body_bytes is not None else limits.alert_bytes + 1
     for index, alert in enumerate(payload.alerts):
-        found = _alert_over_cap(alert, limits, f"alerts[{index}]")
+        found = _alert_over_cap(alert, limits, f"alerts[{index}]", bound)
         if found is not None:
             return found
     return None
 
 
-def _alert_over_cap(alert: Alert, limits: Limits, where: str) -> OverCap | None:
+def _alert_over_cap(alert: Alert, limits: Limits, where: str, bound: int) -> OverCap | None:
     if len(alert.labels) > limits.labels:
         return OverCap(f"{where}.labels", len(alert.labels), "labels", limits.labels, "labels")
+    if _surely_within(alert, limits, bound):
+        return None
     for name, mapping, cap in (
         ("labels", alert.labels, "label_bytes"),
         ("annotations", alert.annotations, "annotation_bytes"),
@@ -120,6 +128,31 @@ def _alert_over_cap(alert: Alert, limits: Limits, where: str) -> OverCap | None:
     if total > limits.alert_bytes:
         return OverCap(where, total, "alert_bytes", limits.alert_bytes, "bytes")
     return None
+
+
+def _surely_within(alert: Alert, limits: Limits, bound: int) -> bool:
+    """True when ``alert`` is within every byte cap by cheap bounds alone: ``bound`` (no count can
+    exceed it), or four times a length in characters (a character is at most 4 bytes of UTF-8).
+
+    Counting characters runs in C (``map(len, ...)``), where encoding every string to count its
+    bytes was a Python loop per string, most of the cost of checking a typical alert.
+    """
+    labels, annotations = alert.labels, alert.annotations
+    if bound > limits.label_bytes:
+        chars = max(max(map(len, labels), default=0), max(map(len, labels.values()), default=0))
+        if 4 * chars > limits.label_bytes:
+            return False
+    if bound > limits.annotation_bytes:
+        chars = max(max(map(len, annotations), default=0), max(map(len, annotations.values()), default=0))
+        if 4 * chars > limits.annotation_bytes:
+            return False
+    if bound > limits.alert_bytes:
+        total = sum(map(len, labels)) + sum(map(len, labels.values()))
+        total += sum(map(len, annotations)) + sum(map(len, annotations.values()))
+        total += len(alert.status) + len(alert.startsAt) + len(alert.endsAt) + len(alert.generatorURL)
+        if 4 * (total + len(alert.fingerprint)) > limits.alert_bytes:
+            return False
+    return True
 
 
 def _sizes(items: Iterable[tuple[str, str]]) -> Iterable[int]:
