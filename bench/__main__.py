@@ -15,7 +15,21 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import escalation, failover, ingest, latency, machine, peer, profile, report, report_cost, storm
+from bench import (
+    canary,
+    drain,
+    escalation,
+    failover,
+    ingest,
+    latency,
+    machine,
+    peer,
+    profile,
+    report,
+    report_cost,
+    report_drain,
+    storm,
+)
 
 BENCHMARKS = {
     "ingest": ingest.run,
@@ -26,8 +40,21 @@ BENCHMARKS = {
     "profile": profile.run,
     "report_cost": report_cost.run,
     "failover": failover.run,
+    "drain": drain.run,
+    "canary": canary.run,
 }
-ORDER = ("ingest", "latency", "storm", "escalation", "peer", "profile", "report_cost", "failover")
+ORDER = (
+    "ingest",
+    "latency",
+    "storm",
+    "escalation",
+    "peer",
+    "profile",
+    "report_cost",
+    "failover",
+    "drain",
+    "canary",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         report.save(stored)
         print(f"bench: {name} done in {time.monotonic() - started:.0f}s", flush=True)
-        print(json.dumps(report.headline(name, result), indent=None), flush=True)
+        print(
+            json.dumps(report.headline(name, result) or report_drain.headline(name, result), indent=None),
+            flush=True,
+        )
     report.write(stored)
     print(f"bench: wrote {report.DOC} and {report.PLOTS}/", flush=True)
     return 0
