@@ -133,6 +133,16 @@ def _open_id(st: procs.Stack, prefix: str) -> str | None:
     return None
 
 
+def _waiting(st: procs.Stack, prefix: str, lane: str) -> int:
+    """Jobs waiting in ``lane``'s RQ queue."""
+    from rq import Queue
+
+    from responder.scheduling import Lane
+    from responder.store.keys import Keys
+
+    return int(Queue(Keys(prefix).lane_queue(Lane(lane)), connection=st.redis).count)
+
+
 def guard_off(size: dict[str, Any]) -> dict[str, Any]:
     prefix = "canary"
     with procs.stack() as st, drain.Sink() as sink:
@@ -151,12 +161,7 @@ def guard_off(size: dict[str, Any]) -> dict[str, Any]:
         sender = threading.Thread(target=storm, daemon=True)
         sender.start()
         time.sleep(max(0.0, t0 + CANARY_AFTER - time.time()))
-        from responder.scheduling import Lane
-        from responder.store.keys import Keys
-
-        keys = Keys(prefix)
-        intake_waiting = st.redis.llen(keys.lane_queue(Lane.INTAKE))
-        low_waiting = st.redis.llen(keys.lane_queue(Lane.LOW))
+        intake_waiting, low_waiting = _waiting(st, prefix, "intake"), _waiting(st, prefix, "low")
         posted = time.time()
         status = _post(url, alerts.one(CANARY, prefix, "canary-1"), load.JSON)
         incident_id = _poll(lambda: _open_id(st, prefix), 120)

@@ -145,6 +145,10 @@ class Sink:
         self._proc.terminate()
         self._proc.join(5)
 
+    @property
+    def pid(self) -> int:
+        return int(self._proc.pid or 0)
+
     def _get(self, path: str) -> dict[str, Any]:
         with urllib.request.urlopen(self.url + path, timeout=30) as answer:
             return dict(json.loads(answer.read()))
@@ -292,14 +296,21 @@ def drain_once(count: int, timeout: float) -> dict[str, Any]:
         web, base, general, control = start(st, prefix, env(st, prefix, config))
         bodies = storm_bodies(prefix, count)
         roles = {"web": [web.pid], "workers": [p.pid for p in general], "control_worker": [control.pid]}
-        cpu_before = procs.cpu_seconds([p.pid for p in general] + [control.pid])
+        cpu_roles = {
+            "workers": [p.pid for p in general],
+            "control_worker": [control.pid],
+            "web": [web.pid],
+            "redis": [st.redis_proc.pid],
+            "sink": [sink.pid],
+        }
+        cpu_before = {name: procs.cpu_seconds(pids) for name, pids in cpu_roles.items()}
         load_before = _loadavg()
         with procs.MemorySampler(roles, interval=0.5) as memory:
             t0 = time.time()
             answers = load.send_all(f"{base}/webhook/alertmanager", bodies, concurrency=CONCURRENCY)
             sent = time.time()
             drained = wait_actions(sink, st, prefix, count, timeout)
-        cpu = procs.cpu_seconds([p.pid for p in general] + [control.pid]) - cpu_before
+        cpu = {name: round(procs.cpu_seconds(pids) - cpu_before[name], 1) for name, pids in cpu_roles.items()}
         load_after = _loadavg()
         st.stop([web, *general, control])
         stats = sink.stats()
@@ -322,7 +333,8 @@ def drain_once(count: int, timeout: float) -> dict[str, Any]:
         "duplicate_actions": sum(n - 1 for n in hits.values() if n > 1),
         "incidents": len(incidents),
         "steps_ok": len(step_ok),
-        "worker_cpu_seconds": round(cpu, 1),
+        "worker_cpu_seconds": cpu["workers"],
+        "cpu_seconds": cpu,
         "memory": memory_figures(memory),
         "loadavg_before": load_before,
         "loadavg_after": load_after,

@@ -89,6 +89,11 @@ def claim_playbook_lock(
     return None if holder is None else text(holder)
 
 
+def release_lock(redis: Redis | Pipeline, key: str, token: str) -> None:
+    """Delete the lock ``key`` if it still holds ``token`` (in the caller's pipeline when given one)."""
+    redis.eval(_RELEASE, 1, key, token)
+
+
 def release_playbook_lock(
     redis: Redis | Pipeline, keys: Keys, playbook: str, target: str, run_id: str
 ) -> None:
