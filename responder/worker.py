@@ -65,8 +65,7 @@ from responder.scheduling import LANES, Lane, queue_names
 from responder.store import connection
 from responder.store.codec import text
 from responder.store.keys import Keys
-from responder.worker_beat import JobBeater
-from responder.worker_grace import GracefulWorker
+from responder.worker_lean import JobBeater, LeanWorker
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +94,7 @@ MAX_HAND_BACKS = 20
 _HAND_BACKS = "responder_hand_backs"
 
 
-class ResponderWorker(GracefulWorker):
+class ResponderWorker(LeanWorker):
     responder_keys: Keys = Keys()
 
     @property
@@ -113,7 +112,6 @@ class ResponderWorker(GracefulWorker):
         self._quiet_until = 0.0
         self._beat_at = -BOOKKEEPING_EVERY
         self._suspension_checked_at = -BOOKKEEPING_EVERY
-        self._state_written: str | None = None
         self._beater = JobBeater(self)
         super().__init__(*args, **kwargs)
 
@@ -142,6 +140,15 @@ class ResponderWorker(GracefulWorker):
             raise JobHandedBack(str(exc) or "cold shutdown") from exc
         if exc is not None and connection.unavailable(exc) and job.meta.get(_HAND_BACKS, 0) < MAX_HAND_BACKS:
             raise JobHandedBack(f"Redis unavailable mid-job ({type(exc).__name__}: {exc})") from exc
+        if (
+            exc is None
+            and job.started_at is not None
+            and (now() - job.started_at).total_seconds() < HEARTBEAT
+        ):
+            # RQ beats once more for the success callbacks to come; a job that started less than a
+            # heartbeat ago is fresh anyway, and ours have none (a round trip per job saved).
+            job.ended_at = now()
+            return
         super().handle_execution_ended(job, queue, heartbeat_ttl)
 
     def _hand_back(self, job: Job, queue: Queue, why: str) -> None:
@@ -221,7 +228,12 @@ class ResponderWorker(GracefulWorker):
         if timeout is None and recent and self._down_since is None:
             return  # between two jobs of a storm: the last beat is fresh
         try:
-            super().heartbeat(timeout)
+            with self.connection.pipeline(transaction=False) as pipe:
+                super().heartbeat(timeout, pipeline=pipe)
+                if self._state_written != self._state:
+                    pipe.hset(self.key, "state", self._state)  # an idle state not yet written
+                pipe.execute()
+            self._state_written = self._state
         except RedisError as exc:
             if not connection.unavailable(exc):
                 raise
@@ -229,13 +241,6 @@ class ResponderWorker(GracefulWorker):
             return
         self._beat_at = time.monotonic()
         self._note_recovered()
-
-    def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
-        if pipeline is None and state == self._state_written:
-            self._state = state
-            return  # idle after a job and idle again before the next: one write is enough
-        super().set_state(state, pipeline=pipeline)
-        self._state_written = state if pipeline is None else None
 
     def dequeue_job_and_maintain_ttl(
         self, timeout: int | None, max_idle_time: int | None = None

@@ -1,4 +1,11 @@
-"""The heartbeat of the job a worker has in hand, from one thread per worker.
+"""RQ's per-job bookkeeping, made lean for storms of short jobs.
+
+A storm's steps take milliseconds each, and RQ's bookkeeping around each (heartbeats,
+worker state, a WATCH for dependents we never have, a thread to heartbeat the job) cost
+about as much as the step (py-spy, bench/drain.py). :class:`LeanWorker` keeps what the
+bookkeeping is for and drops the round trips that say nothing new.
+
+The heartbeat of the job a worker has in hand comes from one thread per worker.
 
 RQ's forking worker heartbeats from the parent while the child works. Ours runs jobs in
 its own process (:mod:`responder.worker`), so a thread must beat meanwhile, or a long step
@@ -13,9 +20,16 @@ import logging
 import threading
 import time
 
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq.job import Job
+from rq.queue import Queue
+from rq.registry import StartedJobRegistry
+from rq.utils import now
+from rq.worker import WorkerStatus
 from rq.worker.base import BaseWorker
+
+from responder.worker_grace import GracefulWorker
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +100,54 @@ class JobBeater:
                 log.exception("heartbeat for job %s failed", job.id)
             finally:
                 self._beating.release()
+
+
+class LeanWorker(GracefulWorker):
+    """RQ's worker minus the round trips a storm of short jobs paid for nothing."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self._state_written: str | None = None
+        super().__init__(*args, **kwargs)
+
+    def ended_fresh(self, job: Job, heartbeat: float) -> bool:
+        """At a successful job's end, RQ beats once more for the success callbacks to come; a job
+        that started less than ``heartbeat`` seconds ago is fresh anyway, and ours have none.
+        True when the beat was skipped (the job's end time is set)."""
+        if job.started_at is None or (now() - job.started_at).total_seconds() >= heartbeat:
+            return False
+        job.ended_at = now()
+        return True
+
+    def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
+        if pipeline is None and state in (WorkerStatus.IDLE, self._state_written):
+            # Idle between two jobs of a storm is not worth a round trip per job: the next
+            # heartbeat that goes out (at most a second later, or once the queues stay empty
+            # for a dequeue's wait) writes it.
+            self._state = state
+            return
+        super().set_state(state, pipeline=pipeline)
+        self._state_written = state if pipeline is None else None
+
+    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry) -> None:
+        """RQ's, without its WATCH on the job's dependents (a round trip per job): the responder
+        never queues a job that depends on another."""
+        assert job.started_at is not None and job.ended_at is not None
+        with self.connection.pipeline() as pipeline:
+            pipeline.multi()
+            self.increment_successful_job_count(pipeline=pipeline)
+            self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
+            result_ttl = job.get_result_ttl(self.default_result_ttl)
+            if result_ttl != 0:
+                execution = self.execution
+                job._handle_success(
+                    result_ttl,
+                    pipeline=pipeline,
+                    worker_name=self.name,
+                    execution_id=execution.id if execution else None,
+                    execution_started_at=execution.created_at if execution else None,
+                    execution_ended_at=job.ended_at,
+                )
+            job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
+            self.cleanup_execution(job, pipeline=pipeline)
+            pipeline.execute()
+        log.info("Successfully completed job %s in %ss", job.id, job.ended_at - job.started_at)
