@@ -132,8 +132,8 @@ def _open_together(rt: Runtime, entries: list[_Entry]) -> list[_Entry]:
     round trip that reads the plan's facts, and released (only if still ours) in the
     transaction that opens the incidents. Left for the one-by-one path, which takes the lock
     again and reads afresh once these opens landed: an alert whose key another worker holds,
-    one that joins an open incident, one beyond its rule's storm limit. Opens of this batch
-    count towards the storm limit of those after them, as they would one by one.
+    one that joins an open incident, one whose rule is near (or beyond) its storm limit. Opens
+    of this batch count towards the storm limit of those after them, as they would one by one.
     """
     if not entries:
         return []
@@ -161,6 +161,12 @@ def _open_together(rt: Runtime, entries: list[_Entry]) -> list[_Entry]:
                 if early:
                     continue  # its resolution overtook it: the alert is already over
                 facts = replace(facts, rule_opens=facts.rule_opens + opened_here[entry.rule.name])
+                limit = storm_limit(rt.config, entry.rule)
+                if limit is not None and facts.rule_opens + len(entries) >= limit.max_incidents:
+                    # Near its rule's storm limit, other workers' batches count too: decide one by
+                    # one, each in the short window between its read and its write, as before.
+                    left.append(entry)
+                    continue
                 plan = plan_alert(rt.config, entry.rule, entry.alert.labels, entry.group_key, facts)
                 if plan.opens and plan.storm is None:
                     lifecycle.queue_open(writes, rt, plan, entry.alert, entry.received_at)
