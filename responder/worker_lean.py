@@ -35,71 +35,73 @@ from responder.worker_grace import GracefulWorker
 log = logging.getLogger(__name__)
 
 
+TICK = 0.5
+"""Seconds between the heartbeat thread's looks at the job in hand."""
+
+
 class JobBeater:
     """Heartbeats for the job in hand while it runs, from one thread that lives as long as the worker.
 
     RQ's forking worker heartbeats from the parent while the child works; in-process we need
-    a thread. Starting one per job cost every job of a storm a thread start and join; this one
-    is started once, told which job runs (:meth:`watch`), and beats every
+    a thread. Starting one per job cost every job of a storm a thread start and join, and
+    waking one for each job's start and end cost it a switch of threads; this one is started
+    once, looks every :data:`TICK` seconds at the job in hand (:meth:`watch`), and beats every
     ``job_monitoring_interval`` seconds of that job (every second while Redis refuses).
     """
 
     def __init__(self, worker: BaseWorker) -> None:
         self.worker = worker
         self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
         self._beating = threading.Lock()
         """Held during a beat, so no beat for a job is still under way once it was unwatched."""
         self._job: Job | None = None
         self._generation = 0
         self._started = 0.0
+        self._due = 0.0
         self._beat = False
         self._thread: threading.Thread | None = None
 
     def watch(self, job: Job) -> None:
         with self._lock:
             self._job, self._started, self._beat = job, time.monotonic(), False
+            self._due = self._started + self.worker.job_monitoring_interval
             self._generation += 1
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="job-heartbeat", daemon=True)
-                self._thread.start()
-            self._wake.notify()
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="job-heartbeat", daemon=True)
+            self._thread.start()
 
     def unwatch(self) -> bool:
         """Stop beating for the job; True when it beat at least once (its working time was written)."""
         with self._lock:
             self._job = None
             self._generation += 1
-            self._wake.notify()
         with self._beating:
             return self._beat
 
     def _run(self) -> None:
-        wait = float(self.worker.job_monitoring_interval)
         while True:
+            time.sleep(TICK)
             with self._lock:
-                while self._job is None:
-                    self._wake.wait()
-                job, generation, started = self._job, self._generation, self._started
-                due = time.monotonic() + wait
-                while self._generation == generation and time.monotonic() < due:
-                    self._wake.wait(due - time.monotonic())
-                if self._generation != generation:
-                    wait = float(self.worker.job_monitoring_interval)
-                    continue  # that job ended before its next beat
+                job = self._job
+                if job is None or time.monotonic() < self._due:
+                    continue
+                generation, started = self._generation, self._started
                 self._beating.acquire()
                 self._beat = True
+            next_in = float(self.worker.job_monitoring_interval)
             try:
                 self.worker.set_current_job_working_time(time.monotonic() - started)
                 self.worker.maintain_heartbeats(job)
-                wait = float(self.worker.job_monitoring_interval)
             except RedisError:
                 # Beat again soon, so the job is not taken for abandoned once Redis is back.
                 log.warning("heartbeat for job %s failed; will retry", job.id, exc_info=True)
-                wait = 1.0
+                next_in = 1.0
             except Exception:
                 log.exception("heartbeat for job %s failed", job.id)
             finally:
+                with self._lock:
+                    if self._generation == generation:
+                        self._due = time.monotonic() + next_in
                 self._beating.release()
 
 
@@ -180,4 +182,4 @@ class LeanWorker(GracefulWorker):
             job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline)
             pipeline.execute()
-        log.info("Successfully completed job %s in %ss", job.id, job.ended_at - job.started_at)
+        log.debug("Successfully completed job %s in %ss", job.id, job.ended_at - job.started_at)
