@@ -241,11 +241,13 @@ def _fire(rt: Runtime, rule: Rule, key: str, alert: Alert, group_key: str, recei
     if rt.redis.exists(rt.keys.resolved_early(alert.fingerprint, alert.starts_at)):
         return  # its resolution overtook it: the alert is already over
     plan = plan_alert(rt.config, rule, alert.labels, group_key, read_facts(rt, rule, key))
-    if plan.storm is None:
+    counted = plan.opens and storm_limit(rt.config, rule) is not None
+    if plan.storm is None and not counted:
         _apply(rt, plan, alert, received_at)
         return
     # Alerts of one rule hold different keys' locks: decide again under the storm incident's own,
-    # so two workers cannot both open it, and a member cannot join one that is resolving.
+    # so two workers cannot both open it, a member cannot join one that is resolving, and two
+    # workers cannot both open the last incident the limit allows (both read 24 of 25 and opened).
     with storms.locked(rt, rule.name):
         plan = plan_alert(rt.config, rule, alert.labels, group_key, read_facts(rt, rule, key))
         _apply(rt, plan, alert, received_at)
