@@ -24,6 +24,7 @@ from bench import (
     latency,
     machine,
     peer,
+    procs,
     profile,
     report,
     report_cost,
@@ -68,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--escalation-incidents", type=int, help="incidents (default 200, quick 40)")
     parser.add_argument("--peer-requests", type=int, help="requests to each side (default 500)")
     parser.add_argument("--failover-rounds", type=int, help="Sentinel failovers (default 5, quick 2)")
+    parser.add_argument(
+        "--responder-tree",
+        help="measure the responder of another checkout (say, main before a change) with this harness; "
+        'its figures are stored as the "before" beside this checkout\'s',
+    )
     args = parser.parse_args(argv)
 
     overrides: dict[str, dict[str, Any]] = {
@@ -84,13 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
     stored = report.load()
     stored["machine"] = machine.describe()
+    target = stored
+    if args.responder_tree:
+        tree = os.path.abspath(args.responder_tree)
+        os.environ[procs.TREE_ENV] = tree
+        target = stored.setdefault("before", {})
     for name in names:
         print(f"bench: {name} ({'quick' if args.quick else 'full'}) ...", flush=True)
         started = time.monotonic()
         load_before = os.getloadavg()[0]
         given = {k: v for k, v in overrides.get(name, {}).items() if v is not None}
         result = BENCHMARKS[name](args.quick, given)
-        stored[name] = {
+        target[name] = {
             "result": result,
             "quick": args.quick,
             "command": command,
@@ -98,14 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": time.monotonic() - started,
             "loadavg_before": load_before,
             "loadavg_after": os.getloadavg()[0],
-            "commit": machine.describe()["commit"],
+            "commit": machine.commit(),
         }
         report.save(stored)
         print(f"bench: {name} done in {time.monotonic() - started:.0f}s", flush=True)
-        print(
-            json.dumps(report.headline(name, result) or report_drain.headline(name, result), indent=None),
-            flush=True,
-        )
+        shown = report.headline(name, result) or report_drain.headline(name, result)
+        print(json.dumps(shown, indent=None), flush=True)
     report.write(stored)
     print(f"bench: wrote {report.DOC} and {report.PLOTS}/", flush=True)
     return 0

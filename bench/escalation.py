@@ -4,21 +4,30 @@ Incidents open at a steady pace (so their timers do not all fall due in the same
 instant); the rule escalates ``after: 2s``, so level 2 is due 2 s and level 3 4 s
 after the incident opened. Fired = the ``escalation.level`` entry in the
 timeline; due = ``incident.opened`` + (level - 1) x 2 s.
+
+Every level pages a fake Slack on loopback (``tests/fakes/slack.py``, at the HTTP level): a
+level whose every delivery is skipped is recorded as ``escalation.unreached`` and the next
+one pages at once (docs/escalation.md), so without a channel that works there would be
+nothing to time.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from bench import alerts, load, procs, timelines
 from bench.stats import epoch, summary
+from tests.fakes.slack import FakeSlack
 
 AFTER = 2.0
 WORKERS = 4
 RATE = 10.0
 """Incidents opened per second."""
 DRAIN_TIMEOUT = 240
+SLACK_TOKEN = "xoxb-bench"
+SLACK_CHANNELS = ["#bench-dev", "#bench-ops", "#bench-mgmt"]
 
 
 def sizes(quick: bool) -> dict[str, Any]:
@@ -27,16 +36,23 @@ def sizes(quick: bool) -> dict[str, Any]:
 
 def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     size = {**sizes(quick), **(overrides or {})}
-    with procs.stack() as st:
-        measured = measure(st, size["incidents"])
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per fake Slack request
+    slack = FakeSlack(SLACK_TOKEN, SLACK_CHANNELS).start()
+    try:
+        with procs.stack() as st:
+            measured = measure(
+                st, size["incidents"], {"SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_API_URL": slack.api_url}
+            )
+    finally:
+        slack.stop()
     return {**size, "after_s": AFTER, "workers": WORKERS, "rate_per_s": RATE, **measured}
 
 
-def measure(st: procs.Stack, count: int) -> dict[str, Any]:
+def measure(st: procs.Stack, count: int, env: dict[str, str]) -> dict[str, Any]:
     prefix = "escalation"
     bodies = [alerts.one(alerts.ESCALATION, prefix, str(i)) for i in range(count)]
-    web, base = st.responder_web(prefix)
-    pool = st.responder_workers(prefix, WORKERS)
+    web, base = st.responder_web(prefix, env=env)
+    pool = st.responder_workers(prefix, WORKERS, env=env)
     answers = load.send_all(f"{base}/webhook/alertmanager", bodies, concurrency=4, pace=1 / RATE)
     deadline = time.monotonic() + 2 * AFTER + DRAIN_TIMEOUT
     while time.monotonic() < deadline:

@@ -6,14 +6,15 @@ import os
 import platform
 import subprocess
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
-from bench.procs import REPO
+from bench.procs import REPO, responder_tree
 
 
-def _run(*argv: str) -> str:
+def _run(*argv: str, cwd: Path = REPO) -> str:
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=10, cwd=REPO)
+        out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=10, cwd=cwd)
     except (OSError, subprocess.TimeoutExpired):
         return "n/a"
     return (out.stdout or out.stderr).strip()
@@ -35,6 +36,11 @@ def _version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def commit() -> str:
+    """The commit of the responder being measured (``--responder-tree`` or this checkout)."""
+    return _run("git", "rev-parse", "--short", "HEAD", cwd=responder_tree())
 
 
 def describe() -> dict[str, Any]:

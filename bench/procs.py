@@ -27,10 +27,19 @@ from responder.up import free_port, start_redis
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 CONFIG_DIR = BENCH_DIR / "config"
+TREE_ENV = "BENCH_RESPONDER_TREE"
+"""Set by ``python -m bench ... --responder-tree PATH``: the checkout whose responder is measured."""
 WEB_WORKERS = 2
 """gunicorn workers for the responder and for the baseline: one per core on this 2-core machine."""
 WEB_THREADS = 4
 """gthread threads per gunicorn worker: the responder's default (RESPONDER_WEB_THREADS)."""
+
+
+def responder_tree() -> Path:
+    """The checkout whose ``responder`` the benchmark starts: this one, or another given by
+    ``--responder-tree`` (say, main before a change), so before and after run in one session
+    with the same harness."""
+    return Path(os.environ.get(TREE_ENV) or REPO).resolve()
 
 
 @dataclass
@@ -110,19 +119,21 @@ class Stack:
             RESPONDER_KEY_PREFIX=prefix,
             RESPONDER_CONFIG_DIR=str(CONFIG_DIR),
             RESPONDER_WEB_THREADS=str(WEB_THREADS),
-            PYTHONPATH=str(REPO),
+            PYTHONPATH=f"{responder_tree()}{os.pathsep}{REPO}",
             PYTHONUNBUFFERED="1",
             **extra,
         )
         return env
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Proc:
+    def spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> Proc:
+        """Start ``argv``; ``python -m`` imports from ``cwd`` first, which is the responder's tree
+        unless given."""
         log = self.workdir / f"{name}.log"
         handle = log.open("ab")
         popen = subprocess.Popen(
             argv,
             env=env,
-            cwd=REPO,
+            cwd=cwd or responder_tree(),
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -133,7 +144,9 @@ class Stack:
         self.procs.append(proc)
         return proc
 
-    def responder_web(self, prefix: str, workers: int = WEB_WORKERS) -> tuple[Proc, str]:
+    def responder_web(
+        self, prefix: str, workers: int = WEB_WORKERS, env: dict[str, str] | None = None
+    ) -> tuple[Proc, str]:
         """``responder serve`` under gunicorn (gthread); returns it and its base URL."""
         port = free_port()
         argv = [
@@ -147,15 +160,17 @@ class Stack:
             str(workers),
             "--allow-unauthenticated",
         ]
-        proc = self.spawn(f"web-{prefix}", argv, self.env(prefix))
+        proc = self.spawn(f"web-{prefix}", argv, self.env(prefix, **(env or {})))
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/health", proc)
         return proc, base
 
-    def responder_workers(self, prefix: str, count: int) -> list[Proc]:
-        """``count`` x ``responder worker`` (each an RQ worker; one of them runs the scheduler)."""
+    def responder_workers(self, prefix: str, count: int, env: dict[str, str] | None = None) -> list[Proc]:
+        """``count`` x ``responder worker`` (each an RQ worker serving every lane; one of them runs the
+        scheduler), with ``env`` added to the benchmark's environment."""
         argv = [sys.executable, "-m", "responder", "worker"]
-        procs = [self.spawn(f"worker-{prefix}-{i}", argv, self.env(prefix)) for i in range(count)]
+        given = self.env(prefix, **(env or {}))
+        procs = [self.spawn(f"worker-{prefix}-{i}", argv, given) for i in range(count)]
         wait_workers(self.redis, prefix, count, procs)
         return procs
 
@@ -184,7 +199,7 @@ class Stack:
             "info",
             "bench.baseline_app:create_app()",
         ]
-        proc = self.spawn("baseline", argv, self.env("baseline"))
+        proc = self.spawn("baseline", argv, self.env("baseline"), cwd=REPO)
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/health", proc)
         return proc, base

@@ -1,9 +1,10 @@
 """The drain and storm+canary sections of docs/benchmarks.md.
 
 :func:`sections` renders whichever of ``drain`` and ``canary`` are stored, each beside the
-figures of the code before the change when they were stored too (``drain_before``,
-``canary_before``: the same benchmark run on a checkout of main in the same session, adopted
-with ``python -m bench.report_drain before <main checkout>/bench/out/results.json``).
+figures of the code before the change when they were stored too: ``python -m bench drain
+--responder-tree <main checkout>`` stores them under ``before``; figures measured with the
+main checkout's own harness can be adopted with ``python -m bench.report_drain before
+<main checkout>/bench/out/results.json`` (stored as ``drain_before``, ``canary_before``).
 bench/report.py calls it: ``sections += report_drain.sections(stored)``.
 """
 
@@ -145,6 +146,11 @@ def canary_section(stored: dict[str, Any]) -> str:
 
 def sections(stored: dict[str, Any]) -> list[str]:
     """The sections for what is stored, each followed by a blank line."""
+    stored = dict(stored)
+    for name in ("drain", "canary"):
+        before = stored.get("before", {}).get(name)
+        if before is not None:
+            stored[f"{name}_before"] = before
     out: list[str] = []
     if "drain" in stored:
         out += [drain_section(stored), ""]

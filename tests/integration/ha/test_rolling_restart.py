@@ -25,12 +25,14 @@ GRACE = 2
 
 
 class SlowFirstCall:
-    """The playbook's sink: the first call for instance ``slow`` hangs for a while; the rest answer."""
+    """The playbook's sink: the first call for instance ``slow`` hangs until :attr:`release` is set
+    (at most ``hang`` seconds, below the step's 30 s timeout); the rest answer."""
 
     def __init__(self, hang: float) -> None:
         self.hang = hang
         self.calls: list[str] = []
         self.hanging = threading.Event()
+        self.release = threading.Event()
         self.lock = threading.Lock()
 
     def __call__(self, request: Request) -> Response:
@@ -39,7 +41,7 @@ class SlowFirstCall:
             first = request.path == "/first/slow" and self.calls.count("/first/slow") == 1
         if first:
             self.hanging.set()
-            time.sleep(self.hang)
+            self.release.wait(self.hang)
         return Response("ok")
 
 
@@ -54,9 +56,10 @@ def runs(redis: Redis, keys: Keys) -> dict[str, list[tuple[str, int | None]]]:
 def test_rolling_restart_of_web_and_workers_loses_no_accepted_alert(
     ha_config: Path, httpserver: HTTPServer, redis_node: Node, tmp_path: Path
 ) -> None:
-    # The sink answers one request at a time: the hang holds the other steps too, so keep it short
-    # (but past the grace, so that the stopped worker must hand its step back).
-    sink = SlowFirstCall(hang=GRACE + 3)
+    # The sink answers one request at a time: the hang holds the other steps too. It lasts until
+    # worker A has been stopped (past its grace, so that it must hand its step back), however long
+    # starting B takes on a busy machine.
+    sink = SlowFirstCall(hang=25)
     httpserver.expect_request(re.compile("^/(first|second)/"), method="POST").respond_with_handler(sink)
     keys = Keys("rolling")
     url = f"redis://127.0.0.1:{redis_node.port}/0"
@@ -79,6 +82,7 @@ def test_rolling_restart_of_web_and_workers_loses_no_accepted_alert(
         responder.serve("web-b", port=ports["b"])
         responder.worker("worker-b")
         responder.terminate("worker-a")  # hands the hanging step back after its grace
+        sink.release.set()
         responder.terminate("web-a")  # drains what it is answering
         responder.serve("web-a2", port=ports["a"])
         responder.worker("worker-a2")
