@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import (
+    canary,
+    drain,
     escalation,
     failover,
     ingest,
@@ -26,6 +28,7 @@ from bench import (
     profile,
     report,
     report_cost,
+    report_drain,
     storm,
 )
 
@@ -38,8 +41,21 @@ BENCHMARKS = {
     "profile": profile.run,
     "report_cost": report_cost.run,
     "failover": failover.run,
+    "drain": drain.run,
+    "canary": canary.run,
 }
-ORDER = ("ingest", "latency", "storm", "escalation", "peer", "profile", "report_cost", "failover")
+ORDER = (
+    "ingest",
+    "latency",
+    "storm",
+    "escalation",
+    "peer",
+    "profile",
+    "report_cost",
+    "failover",
+    "drain",
+    "canary",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         report.save(stored)
         print(f"bench: {name} done in {time.monotonic() - started:.0f}s", flush=True)
-        print(json.dumps(report.headline(name, result), indent=None), flush=True)
+        shown = report.headline(name, result) or report_drain.headline(name, result)
+        print(json.dumps(shown, indent=None), flush=True)
     report.write(stored)
     print(f"bench: wrote {report.DOC} and {report.PLOTS}/", flush=True)
     return 0

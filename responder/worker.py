@@ -39,7 +39,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from types import FrameType
@@ -66,7 +65,7 @@ from responder.scheduling import LANES, Lane, queue_names
 from responder.store import connection
 from responder.store.codec import text
 from responder.store.keys import Keys
-from responder.worker_grace import GracefulWorker
+from responder.worker_lean import JobBeater, LeanWorker
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +80,13 @@ WORKER_TTL = 20
 maintenance can run on time; RQ's default of 420 s would leave a dead worker's job for minutes."""
 
 
+BOOKKEEPING_EVERY = 1.0
+"""Between jobs, RQ heartbeats the worker twice per job (two round trips each) and asks Redis
+whether workers are suspended once; a storm of short jobs paid that for every job. Ours does
+each at most this often (seconds): the worker's key lives for ``WORKER_TTL`` + 60 s, and
+``rq suspend`` still holds a worker within a second."""
+
+
 RECONNECT_CAP = 2.0
 """Longest pause between attempts while Redis is unreachable (each attempt has its own retries)."""
 MAX_HAND_BACKS = 20
@@ -88,7 +94,7 @@ MAX_HAND_BACKS = 20
 _HAND_BACKS = "responder_hand_backs"
 
 
-class ResponderWorker(GracefulWorker):
+class ResponderWorker(LeanWorker):
     responder_keys: Keys = Keys()
 
     @property
@@ -104,41 +110,27 @@ class ResponderWorker(GracefulWorker):
         """Monotonic time of the last heartbeat attempt (``/health``), whether Redis answered or not."""
         self._down_since: float | None = None
         self._quiet_until = 0.0
+        self._beat_at = -BOOKKEEPING_EVERY
+        self._suspension_checked_at = -BOOKKEEPING_EVERY
+        self._beater = JobBeater(self)
         super().__init__(*args, **kwargs)
 
     # -- a job, and Redis going away during it -------------------------------------------------------------
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        stop = threading.Event()
-        started = time.monotonic()
-
-        def beat() -> None:
-            wait = self.job_monitoring_interval
-            while not stop.wait(wait):
-                self.set_current_job_working_time(time.monotonic() - started)
-                try:
-                    self.maintain_heartbeats(job)
-                    wait = self.job_monitoring_interval
-                except RedisError:
-                    # Beat again soon, so the job is not taken for abandoned once Redis is back.
-                    log.warning("heartbeat for job %s failed; will retry", job.id, exc_info=True)
-                    wait = 1
-
-        heart = threading.Thread(target=beat, name=f"heartbeat-{job.id}", daemon=True)
-        heart.start()
+        self._beater.watch(job)
         try:
             super().execute_job(job, queue)
         except JobHandedBack as exc:
-            self._hand_back(job, queue, str(exc), stop, heart)
+            self._hand_back(job, queue, str(exc))
         except RedisError as exc:
             if not connection.unavailable(exc):
                 raise
             # Before the job ran (registering it) or after (recording that it is idle).
-            self._hand_back(job, queue, f"Redis unavailable ({type(exc).__name__})", stop, heart)
+            self._hand_back(job, queue, f"Redis unavailable ({type(exc).__name__})")
         finally:
-            stop.set()
-            heart.join()
-            self.set_current_job_working_time(0)
+            if self._beater.unwatch():
+                self.set_current_job_working_time(0)
 
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
         """Called first when a job returns or raises; a raise that is not the job's failure stops here."""
@@ -148,11 +140,18 @@ class ResponderWorker(GracefulWorker):
             raise JobHandedBack(str(exc) or "cold shutdown") from exc
         if exc is not None and connection.unavailable(exc) and job.meta.get(_HAND_BACKS, 0) < MAX_HAND_BACKS:
             raise JobHandedBack(f"Redis unavailable mid-job ({type(exc).__name__}: {exc})") from exc
+        if (
+            exc is None
+            and job.started_at is not None
+            and (now() - job.started_at).total_seconds() < HEARTBEAT
+        ):
+            # RQ beats once more for the success callbacks to come; a job that started less than a
+            # heartbeat ago is fresh anyway, and ours have none (a round trip per job saved).
+            job.ended_at = now()
+            return
         super().handle_execution_ended(job, queue, heartbeat_ttl)
 
-    def _hand_back(
-        self, job: Job, queue: Queue, why: str, stop: threading.Event, heart: threading.Thread
-    ) -> None:
+    def _hand_back(self, job: Job, queue: Queue, why: str) -> None:
         """Put ``job`` back at the head of its queue, unless it is done or already back somewhere.
 
         Waits for Redis first. A worker told to stop while Redis is still down leaves the job
@@ -161,8 +160,7 @@ class ResponderWorker(GracefulWorker):
         if not self._wait_for_redis():
             log.warning("job %s: Redis still down at shutdown; leaving it to abandoned-job recovery", job.id)
             return
-        stop.set()
-        heart.join()
+        self._beater.unwatch()
         execution = self.execution
         started = queue.started_job_registry.key
         scheduled = queue.scheduled_job_registry.key
@@ -226,13 +224,22 @@ class ResponderWorker(GracefulWorker):
         if pipeline is not None:  # part of a job's heartbeat (its thread) or of its set-up
             super().heartbeat(timeout, pipeline=pipeline)
             return
+        recent = self.alive_at - self._beat_at < BOOKKEEPING_EVERY
+        if timeout is None and recent and self._down_since is None:
+            return  # between two jobs of a storm: the last beat is fresh
         try:
-            super().heartbeat(timeout)
+            with self.connection.pipeline(transaction=False) as pipe:
+                super().heartbeat(timeout, pipeline=pipe)
+                if self._state_written != self._state:
+                    pipe.hset(self.key, "state", self._state)  # an idle state not yet written
+                pipe.execute()
+            self._state_written = self._state
         except RedisError as exc:
             if not connection.unavailable(exc):
                 raise
             self._note_outage(exc)
             return
+        self._beat_at = time.monotonic()
         self._note_recovered()
 
     def dequeue_job_and_maintain_ttl(
@@ -255,6 +262,10 @@ class ResponderWorker(GracefulWorker):
         return None  # the work loop ends on None
 
     def check_for_suspension(self, burst: bool) -> None:
+        checked = time.monotonic()
+        if checked - self._suspension_checked_at < BOOKKEEPING_EVERY:
+            return
+        self._suspension_checked_at = checked
         try:
             super().check_for_suspension(burst)
         except RedisError as exc:

@@ -45,6 +45,17 @@ def open_incident(
 
     A storm incident (``plan.storm``) is titled for its rule and counts ``alert`` as its first member.
     """
+    with rt.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()
+        incident = queue_open(pipe, rt, plan, alert, received_at)
+        pipe.execute()
+    return incident
+
+
+def queue_open(
+    pipe: Pipeline, rt: Runtime, plan: ResponsePlan, alert: Alert, received_at: float | None = None
+) -> Incident:
+    """:func:`open_incident`'s writes, queued in the caller's transaction (opened with ``multi()``)."""
     now = rt.clock()
     rule, automation = plan.rule, plan.automation
     storm = plan.storm
@@ -72,57 +83,54 @@ def open_incident(
         flapping=plan.flapping is not None,
     )
     keys = rt.keys
-    with rt.redis.pipeline(transaction=True) as pipe:
-        pipe.multi()
-        store.create(pipe, keys, incident, alert)
-        pipe.incr(keys.counter("incidents_opened"))
-        reports.opened(pipe, keys, incident)
-        details: dict[str, object] = {"fingerprint": alert.fingerprint}
-        if received_at:
-            details["received_at"] = iso(received_at)
-        kind = "storm incident" if storm is not None else "incident"
-        opened = f"{plan.severity} {kind} opened by {alert.name} (rule {rule.name})"
-        store.add_event(pipe, keys, incident.id, Event(now, "incident.opened", opened, details))
-        if storm is not None:
-            _storm_started(pipe, rt, incident, alert, storm, now)
-        if plan.storm_window is not None:
-            member = incident.id if storm is None else f"{alert.fingerprint}:{alert.starts_at}"
-            guards.count_open(pipe, keys, rule.name, member, now, plan.storm_window)
-        if plan.flapping_window is not None:
-            guards.count_key_open(pipe, keys, incident.key, incident.id, now, plan.flapping_window)
-        if plan.flapping is not None:
-            _flapping(pipe, rt, incident, plan, plan.flapping, now)
-        if automation.held is not None and automation.held_kind != "automation.suspended":
-            held = f"playbooks not run: {automation.held} ({', '.join(automation.playbooks)})"
-            details = {"playbooks": list(automation.playbooks)}
-            store.add_event(
-                pipe, keys, incident.id, Event(now, automation.held_kind or "playbook.held", held, details)
-            )
-        run_ids = []
-        if automation.runs:
-            for name in automation.playbooks:
-                run_ids.append(
-                    start_run(
-                        pipe,
-                        rt,
-                        rt.config.playbooks[name],
-                        incident,
-                        alert,
-                        trigger="firing",
-                        dry_run=automation.dry_run,
-                        now=now,
-                        confirm=automation.confirm,
-                    )
+    store.create(pipe, keys, incident, alert)
+    pipe.incr(keys.counter("incidents_opened"))
+    reports.opened(pipe, keys, incident)
+    details: dict[str, object] = {"fingerprint": alert.fingerprint}
+    if received_at:
+        details["received_at"] = iso(received_at)
+    kind = "storm incident" if storm is not None else "incident"
+    opened = f"{plan.severity} {kind} opened by {alert.name} (rule {rule.name})"
+    store.add_event(pipe, keys, incident.id, Event(now, "incident.opened", opened, details))
+    if storm is not None:
+        _storm_started(pipe, rt, incident, alert, storm, now)
+    if plan.storm_window is not None:
+        member = incident.id if storm is None else f"{alert.fingerprint}:{alert.starts_at}"
+        guards.count_open(pipe, keys, rule.name, member, now, plan.storm_window)
+    if plan.flapping_window is not None:
+        guards.count_key_open(pipe, keys, incident.key, incident.id, now, plan.flapping_window)
+    if plan.flapping is not None:
+        _flapping(pipe, rt, incident, plan, plan.flapping, now)
+    if automation.held is not None and automation.held_kind != "automation.suspended":
+        held = f"playbooks not run: {automation.held} ({', '.join(automation.playbooks)})"
+        details = {"playbooks": list(automation.playbooks)}
+        store.add_event(
+            pipe, keys, incident.id, Event(now, automation.held_kind or "playbook.held", held, details)
+        )
+    run_ids = []
+    if automation.runs:
+        for name in automation.playbooks:
+            run_ids.append(
+                start_run(
+                    pipe,
+                    rt,
+                    rt.config.playbooks[name],
+                    incident,
+                    alert,
+                    trigger="firing",
+                    dry_run=automation.dry_run,
+                    now=now,
+                    confirm=automation.confirm,
                 )
-            guards.start_cooldown(pipe, keys, incident.key, plan.cooldown, now)
-        hold = plan.hold_pages and bool(plan.pages)
-        if plan.verify is not None:
-            verification.begin(
-                pipe, rt, incident, plan.verify, run_ids, list(automation.playbooks), held=hold, now=now
             )
-        if plan.pages:
-            timers.start(pipe, rt, incident.id, rule, now, hold=hold)
-        pipe.execute()
+        guards.start_cooldown(pipe, keys, incident.key, plan.cooldown, now)
+    hold = plan.hold_pages and bool(plan.pages)
+    if plan.verify is not None:
+        verification.begin(
+            pipe, rt, incident, plan.verify, run_ids, list(automation.playbooks), held=hold, now=now
+        )
+    if plan.pages:
+        timers.start(pipe, rt, incident.id, rule, now, hold=hold)
     return incident
 
 

@@ -47,6 +47,9 @@ class StepSnapshot:
     """Another run holding this run's (playbook, target) lock, when this run tried to take it."""
     context: Mapping[str, Any] | None = None
     """The template context (alert, incident, env) the step's condition and parameters see."""
+    loop_active: bool | None = None
+    """Whether the incident's verification loop was running when the snapshot was read (None:
+    not read); the step's outcome tells the loop when its run ends."""
 
     @property
     def step(self) -> Step | None:

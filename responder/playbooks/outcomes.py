@@ -19,6 +19,9 @@ from responder.store import incidents as store
 from responder.store.records import Event, Run, RunStatus
 
 if TYPE_CHECKING:
+    from redis import Redis
+    from redis.client import Pipeline
+
     from responder.playbooks.gates import StepSnapshot
     from responder.runtime import Runtime
 
@@ -53,24 +56,21 @@ def advance(
         runs.step_done(pipe, keys, run.id, index, outcome)
         if snap.incident is not None and outcome != "skipped":
             reports.count_rule(pipe, keys, snap.incident, "steps_ok" if outcome == "ok" else "steps_failed")
-        store.add_event(
-            pipe, keys, run.incident_id, Event(now, f"step.{outcome}", redact(message, secrets), extra)
-        )
+        events = [Event(now, f"step.{outcome}", redact(message, secrets), extra)]
         if last:
             runs.set_status(pipe, keys, run.id, RunStatus.COMPLETED)
             if snap.incident is not None:
                 reports.count_rule(pipe, keys, snap.incident, "runs_completed")
-            completed = Event(
-                now, "playbook.completed", f"playbook {playbook.name} completed", {"run": run.id}
+            events.append(
+                Event(now, "playbook.completed", f"playbook {playbook.name} completed", {"run": run.id})
             )
-            store.add_event(pipe, keys, run.incident_id, completed)
             run.status = RunStatus.COMPLETED
-            tell_loop(pipe, rt, run, escalated=False)
+            tell_loop(pipe, rt, run, escalated=False, active=snap.loop_active)
+            _release(pipe, rt, run)  # in the transaction: the lock goes with the run's end
         else:
             enqueue_step(pipe, rt, run.id, index + 1, playbook.steps[index + 1], run.lane)
+        store.add_events(pipe, keys, run.incident_id, events)
         pipe.execute()
-    if last:
-        _release(rt, run)
     return outcome
 
 
@@ -143,10 +143,10 @@ def finish(
         event = Event(rt.clock(), kind or f"playbook.{status.value}", message, {"run": run.id})
         store.add_event(pipe, rt.keys, run.incident_id, event)
         run.status = status
-        tell_loop(pipe, rt, run, escalated=escalated, why=message)
+        tell_loop(pipe, rt, run, escalated=escalated, why=message, active=snap.loop_active)
         pipe.execute()
     if release:
-        _release(rt, run)
+        _release(rt.redis, rt, run)
     return status.value
 
 
@@ -192,8 +192,8 @@ def fail_unreadable(rt: Runtime, run_id: str, index: int, reason: str) -> str:
     return "failed"
 
 
-def _release(rt: Runtime, run: Run) -> None:
-    guards.release_playbook_lock(rt.redis, rt.keys, run.playbook, run.target or "any", run.id)
+def _release(redis: Redis | Pipeline, rt: Runtime, run: Run) -> None:
+    guards.release_playbook_lock(redis, rt.keys, run.playbook, run.target or "any", run.id)
 
 
 def _tell(rt: Runtime, snap: StepSnapshot, message: str, approval: Approval | None = None) -> None:

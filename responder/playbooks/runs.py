@@ -151,14 +151,19 @@ def schedule_expiry_at(pipe: Pipeline, rt: Runtime, run_id: str, index: int, dea
     rt.scheduler.enqueue_at(job, math.ceil(deadline), pipeline=pipe)
 
 
-def tell_loop(pipe: Pipeline, rt: Runtime, run: Run, *, escalated: bool, why: str = "") -> None:
+def tell_loop(
+    pipe: Pipeline, rt: Runtime, run: Run, *, escalated: bool, why: str = "", active: bool | None = None
+) -> None:
     """Queue, in the caller's transaction that ends ``run``, the job that tells its incident's
     verification loop (:mod:`responder.incidents.verification`); nothing when there is none.
 
     ``escalated``: whoever ended the run pages the next level itself (a failed step, a spent
     budget), so the loop must not page for it again. ``why``: how it ended, for the timeline.
+    ``active``: whether the loop runs, when the caller already read it (else it is read here).
     """
-    if run.trigger == "resolved" or not loops.active(rt.redis, rt.keys, run.incident_id):
+    if run.trigger == "resolved":
+        return
+    if not (loops.active(rt.redis, rt.keys, run.incident_id) if active is None else active):
         return
     job = JobSpec(
         LOOP_RUN_ENDED,

@@ -25,6 +25,7 @@ from responder.errors import ActionError, TemplateError
 from responder.playbooks import gates, outcomes, templating
 from responder.store import guards, runs
 from responder.store import incidents as store
+from responder.store import verification as loops
 from responder.store.records import Incident, Run
 
 if TYPE_CHECKING:
@@ -53,16 +54,27 @@ def execute_step(rt: Runtime, run_id: str, index: int) -> str:
 
 
 def snapshot(rt: Runtime, run_id: str, index: int) -> gates.StepSnapshot:
-    """Everything the gates look at, read once.
+    """Everything the gates look at, read once: in two round trips (the run with the kill switch
+    and the budget, then its incident with its verification loop's state).
 
     Its one write: the first step of a run claims the run's (playbook, target) lock, since
     claiming must be atomic; the gates then see who holds it.
     """
-    run = runs.load(rt.redis, rt.keys, run_id)
+    now = rt.clock()
     limit = rt.config.responder.safety.max_actions_per_hour
+    with rt.redis.pipeline(transaction=False) as pipe:
+        pipe.hgetall(rt.keys.run(run_id))
+        pipe.exists(rt.keys.paused)
+        pipe.get(rt.keys.budget(int(now // 3600)))
+        raw_run, paused, used = pipe.execute()
+    run = runs.decode(raw_run)
     if run is None or run.step != index:
         return gates.StepSnapshot(run, index, None, None, False, 0, limit)
-    incident = store.find(rt.redis, rt.keys, run.incident_id)
+    with rt.redis.pipeline(transaction=False) as pipe:
+        pipe.hgetall(rt.keys.incident(run.incident_id))
+        loops.read_active(pipe, rt.keys, run.incident_id)
+        raw_incident, loop_state = pipe.execute()
+    incident = store.decode(raw_incident) if raw_incident else None
     playbook = rt.config.playbooks.get(run.playbook)
     context = templating.template_context(
         run.alert.to_webhook(), _incident_fields(incident), rt.config.responder.templates.env
@@ -75,11 +87,12 @@ def snapshot(rt: Runtime, run_id: str, index: int) -> gates.StepSnapshot:
         index=index,
         incident=incident,
         playbook=playbook,
-        paused=guards.is_paused(rt.redis, rt.keys),
-        budget_used=guards.budget_used(rt.redis, rt.keys, rt.clock()),
+        paused=bool(paused),
+        budget_used=int(used or 0),
         budget_limit=limit,
         lock_holder=holder,
         context=context,
+        loop_active=loops.is_active(loop_state),
     )
 
 
@@ -105,9 +118,8 @@ def _claim_target(rt: Runtime, run: Run, playbook: Playbook, context: dict[str, 
             params = step.with_
         steps.append((step.action, params))
     target = guards.playbook_target(steps)
-    holder = guards.acquire_playbook_lock(rt.redis, rt.keys, playbook, target, run.id)
+    holder = guards.claim_playbook_lock(rt.redis, rt.keys, playbook, target, run.id, rt.keys.run(run.id))
     if holder is None:
-        runs.set_target(rt.redis, rt.keys, run.id, target)
         run.target = target
     return holder
 

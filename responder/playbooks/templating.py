@@ -18,13 +18,13 @@ The sandbox caps what a template may compute (:mod:`responder.playbooks.sandbox`
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2 import Template, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.exceptions import SecurityError
 
 from responder.errors import TemplateError
@@ -44,6 +44,22 @@ _SECRET_ELSEWHERE = (
 @lru_cache(maxsize=1)
 def environment() -> CappedSandbox:
     return CappedSandbox()
+
+
+TEMPLATE_CACHE = 512
+"""Compiled templates kept per process, keyed by source: a storm renders the same few step
+templates for every alert, and compiling one costs far more than rendering it."""
+
+
+@lru_cache(maxsize=TEMPLATE_CACHE)
+def _compiled(source: str) -> Template:
+    """``source`` compiled once per process (the sandbox and its caps are part of the compiled code)."""
+    return environment().from_string(source)
+
+
+@lru_cache(maxsize=TEMPLATE_CACHE)
+def _compiled_expression(expression: str) -> Callable[..., Any]:
+    return environment().compile_expression(expression, undefined_to_none=False)
 
 
 def is_template(value: Any) -> bool:
@@ -111,7 +127,7 @@ def render_string(source: str, context: Mapping[str, Any]) -> str:
         with _as_template_error("template"):
             parts: list[str] = []
             size = 0
-            for part in environment().from_string(source).generate(context):
+            for part in _compiled(source).generate(context):
                 size += len(part)
                 if size > MAX_OUTPUT:
                     raise CapExceeded(
@@ -199,8 +215,7 @@ def evaluate_condition(expression: str, context: Mapping[str, Any]) -> bool:
         text = render_string(expression, context).strip().lower()
         return text not in ("", "false", "0", "no", "none")
     with _as_template_error("condition"):
-        compiled = environment().compile_expression(expression, undefined_to_none=False)
-        return bool(compiled(**context))
+        return bool(_compiled_expression(expression)(**context))
 
 
 def check_condition_syntax(expression: str) -> str | None:

@@ -25,6 +25,17 @@ return 0
 """
 
 
+# Take the lock (KEYS[1]) for run ARGV[1] unless another run holds it, and note the target (ARGV[3])
+# on the run (KEYS[2]); returns the other holder, or nil when the lock is ours.
+_CLAIM = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return holder end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('HSET', KEYS[2], 'target', ARGV[3])
+return nil
+"""
+
+
 def lock_ttl(playbook: Playbook) -> int:
     """Long enough for every step with all its retries, so a crashed run cannot hold the lock forever."""
     return int(sum(s.timeout * (s.retries + 1) + 2 ** (s.retries + 1) for s in playbook.steps)) + 60
@@ -66,7 +77,27 @@ def acquire_playbook_lock(
     return text(holder)
 
 
-def release_playbook_lock(redis: Redis, keys: Keys, playbook: str, target: str, run_id: str) -> None:
+def claim_playbook_lock(
+    redis: Redis, keys: Keys, playbook: Playbook, target: str, run_id: str, run_key: str
+) -> str | None:
+    """:func:`acquire_playbook_lock` and, when it is ours, the run's ``target`` noted, in one round trip.
+
+    Returns the run holding the lock when that is another one (nothing is written then).
+    """
+    key = keys.playbook_lock(playbook.name, target)
+    holder = redis.eval(_CLAIM, 2, key, run_key, run_id, lock_ttl(playbook), target)
+    return None if holder is None else text(holder)
+
+
+def release_lock(redis: Redis | Pipeline, key: str, token: str) -> None:
+    """Delete the lock ``key`` if it still holds ``token`` (in the caller's pipeline when given one)."""
+    redis.eval(_RELEASE, 1, key, token)
+
+
+def release_playbook_lock(
+    redis: Redis | Pipeline, keys: Keys, playbook: str, target: str, run_id: str
+) -> None:
+    """Release the lock if ``run_id`` holds it (in the caller's pipeline when given one)."""
     redis.eval(_RELEASE, 1, keys.playbook_lock(playbook, target), run_id)
 
 

@@ -65,7 +65,8 @@ def _encode(incident: Incident) -> dict[Any, Any]:
     return fields
 
 
-def _decode(raw: dict[Any, Any]) -> Incident:
+def decode(raw: dict[Any, Any]) -> Incident:
+    """An incident from its hash as read (``HGETALL``, perhaps in a caller's pipeline)."""
     data = {text(k): text(v) for k, v in raw.items()}
     times = {name: float(data[name]) for name in _TIMES if data.get(name)}
     return Incident(
@@ -92,7 +93,7 @@ def _decode(raw: dict[Any, Any]) -> Incident:
 
 def find(redis: Redis | Pipeline, keys: Keys, incident_id: str) -> Incident | None:
     raw = redis.hgetall(keys.incident(incident_id))
-    return _decode(raw) if raw else None
+    return decode(raw) if raw else None
 
 
 def get(redis: Redis, keys: Keys, incident_id: str) -> Incident:
@@ -179,6 +180,15 @@ def add_event(pipe: Pipeline | Redis, keys: Keys, incident_id: str, event: Event
     pipe.ltrim(key, -TIMELINE_LIMIT, -1)
 
 
+def add_events(pipe: Pipeline | Redis, keys: Keys, incident_id: str, events: list[Event]) -> None:
+    """Append several entries in one push (trimmed as :func:`add_event` trims)."""
+    if not events:
+        return
+    key = keys.timeline(incident_id)
+    pipe.rpush(key, *(json.dumps(event.public(), default=str) for event in events))
+    pipe.ltrim(key, -TIMELINE_LIMIT, -1)
+
+
 def timeline(redis: Redis, keys: Keys, incident_id: str) -> list[Event]:
     out = []
     for raw in redis.lrange(keys.timeline(incident_id), 0, -1):
@@ -202,7 +212,7 @@ def listing(
             for incident_id in ids:
                 pipe.hgetall(keys.incident(incident_id))
             records = pipe.execute()
-        out += [i for i in map(_decode, filter(None, records)) if status is None or i.status == status]
+        out += [i for i in map(decode, filter(None, records)) if status is None or i.status == status]
         start += page
     return out[:limit]
 

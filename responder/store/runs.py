@@ -12,6 +12,7 @@ workers' sweep finds them finished.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
@@ -48,7 +49,11 @@ def create(pipe: Pipeline, keys: Keys, run: Run) -> None:
 
 
 def load(redis: Redis | Pipeline, keys: Keys, run_id: str) -> Run | None:
-    raw = redis.hgetall(keys.run(run_id))
+    return decode(redis.hgetall(keys.run(run_id)))
+
+
+def decode(raw: dict[Any, Any]) -> Run | None:
+    """A run from its hash as read (``HGETALL``, perhaps in a caller's pipeline); None when empty."""
     if not raw:
         return None
     data = {text(k): text(v) for k, v in raw.items()}

@@ -110,5 +110,13 @@ def load(redis: Redis | Pipeline, keys: Keys, incident_id: str) -> Loop | None:
 
 def active(redis: Redis, keys: Keys, incident_id: str) -> bool:
     """Whether the incident has a loop still waiting for runs or a check (one small read)."""
-    state = redis.hget(keys.verification(incident_id), "state")
+    return is_active(redis.hget(keys.verification(incident_id), "state"))
+
+
+def read_active(pipe: Pipeline, keys: Keys, incident_id: str) -> None:
+    """Queue the read of :func:`active` in the caller's pipeline; :func:`is_active` tells its result."""
+    pipe.hget(keys.verification(incident_id), "state")
+
+
+def is_active(state: bytes | str | None) -> bool:
     return state is not None and text(state) != LoopState.DONE

@@ -1,0 +1,178 @@
+"""The drain and storm+canary sections of docs/benchmarks.md.
+
+:func:`sections` renders whichever of ``drain`` and ``canary`` are stored, each beside the
+figures of the code before the change when they were stored too: ``python -m bench drain
+--responder-tree <main checkout>`` stores them under ``before``; figures measured with the
+main checkout's own harness can be adopted with ``python -m bench.report_drain before
+<main checkout>/bench/out/results.json`` (stored as ``drain_before``, ``canary_before``).
+bench/report.py calls it: ``sections += report_drain.sections(stored)``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.report import RESULTS, load, save
+
+DRAIN_TARGET_S = 40.0
+"""Issue 9: 10,000 alerts drained within 40 s on the 2-core machine, two workers."""
+
+
+def headline(name: str, result: dict[str, Any]) -> dict[str, Any]:
+    """The few figures printed on the terminal after the drain or canary benchmark."""
+    if name == "drain":
+        return {
+            n: {k: s[k] for k in ("drain_seconds", "alerts_per_s", "lost", "duplicate_actions")}
+            for n, s in result["series"].items()
+        }
+    if name == "canary":
+        return {k: result.get(k) for k in ("opened_s", "level2_late_s", "ack_applied_s")}
+    return {}
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _load(entry: dict[str, Any]) -> str:
+    """The 1-minute load average before → after."""
+    before, after = entry.get("loadavg_before") or [None], entry.get("loadavg_after") or [None]
+    return f"{_num(before[0], 2)} → {_num(after[0], 2)}"
+
+
+def _drain_rows(label: str, entry: dict[str, Any]) -> list[str]:
+    rows = []
+    for count, s in entry["result"]["series"].items():
+        memory = s.get("memory", {})
+        cpu = s.get("cpu_seconds", {})
+        rows.append(
+            f"| {label} | {int(count):,} | {_num(s['drain_seconds'])} s | {_num(s['alerts_per_s'])} "
+            f"| {_num(s.get('first_action_seconds'))} s | {s['lost']} / {s['duplicate_actions']} "
+            f"| {_num(cpu.get('workers', s.get('worker_cpu_seconds')))} / {_num(cpu.get('redis'))} "
+            f"/ {_num(cpu.get('sink'))} "
+            f"| {_num(memory.get('web', {}).get('peak_pss_mib'))} / "
+            f"{_num(memory.get('workers', {}).get('peak_pss_mib'))} / "
+            f"{_num(memory.get('control_worker', {}).get('peak_pss_mib'))} "
+            f"| {_num(s.get('loadavg_before', [None])[0], 2)} |"
+        )
+    return rows
+
+
+def drain_section(stored: dict[str, Any]) -> str:
+    entry = stored["drain"]
+    result = entry["result"]
+    lines = [
+        "## Drain: a storm of one rule, guard off",
+        "",
+        f"`python -m bench drain`: {' and '.join(f'{int(n):,}' for n in result['counts'])} distinct alerts "
+        f"of one rule (`storm: off`, {result['per_payload']} alerts per webhook payload, "
+        f"{result['concurrency']} requests in flight), each opening its own incident whose playbook does one "
+        "`http.request` to a sink on 127.0.0.1. `responder serve` under gunicorn, "
+        f"{result['general_workers']} general `responder worker`s and {result['control_workers']} "
+        "control-only worker (`--lanes control`), as `responder up` runs them. Drained = the last request "
+        "the sink received (the last `step.ok` agrees), from the first POST. Lost / duplicate: alerts whose "
+        "action never reached the sink / reached it more than once. "
+        f"Target (issue 9): 10,000 within {DRAIN_TARGET_S:.0f} s.",
+        "",
+        "| code | alerts | drained in | alerts/s | first action | lost / dup | CPU s: workers / redis / sink "
+        "| peak PSS MiB: web / workers / control | load avg |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    if "drain_before" in stored:
+        lines += _drain_rows("before (main)", stored["drain_before"])
+    lines += _drain_rows("after", entry)
+    return "\n".join(lines)
+
+
+def _canary_rows(label: str, entry: dict[str, Any]) -> list[str]:
+    off = entry["result"]["guard_off"]
+    return [
+        f"| {label} | {_num(off.get('opened_s'), 3)} s | {_num(off.get('level2_late_s'), 3)} s "
+        f"| {_num(off.get('ack_applied_s'), 3)} s | {off.get('intake_jobs_waiting_at_canary', '-')} "
+        f"| {_num(off.get('storm_drain_seconds'))} s | {_load(off)} |"
+    ]
+
+
+def _guard_rows(label: str, entry: dict[str, Any]) -> list[str]:
+    on = entry["result"]["guard_on"]
+    return [
+        f"| {label} | {on['alerts']:,} | {on['incidents']} ({on['storm_incidents']} storm, "
+        f"{on['storm_members']:,} members) | {on['pages']} | {on['slack_messages']} | {on['playbook_runs']} "
+        f"| {on['actions']} |"
+    ]
+
+
+def canary_section(stored: dict[str, Any]) -> str:
+    entry = stored["canary"]
+    result = entry["result"]
+    lines = [
+        "## Storm + canary",
+        "",
+        f"`python -m bench canary`: the drain's storm of {result['storm']:,} alerts (guard off, pages "
+        f"nobody) and, {result['canary_after_s']:.0f} s after its first POST, one critical canary alert of "
+        f"another rule (`escalation: {{after: {result['escalation_after_s']:.0f}s}}`, Slack faked on "
+        "loopback). Opened = canary POST → `incident.opened`; level 2 late = its `escalation.level` 2 - "
+        "(opened + after); ack = a "
+        f"signed `POST /slack/interactions` Acknowledge, {result['ack_at_s']:.0f} s after the open, → "
+        "`incident.acknowledged`. Targets (issue 9): < 1 s, ≤ 1.5 s, < 1 s.",
+        "",
+        "| code | canary opened | level 2 late | ack applied | intake jobs ahead of it | storm drained in "
+        "| load avg |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    if "canary_before" in stored:
+        lines += _canary_rows("before (main)", stored["canary_before"])
+    lines += _canary_rows("after", entry)
+    lines += [
+        "",
+        "The same storm with the guard on (default 25 new incidents per 10m; here the storm rule pages "
+        "Slack on a one-level policy):",
+        "",
+        "| code | alerts | incidents | pages | Slack messages | playbook runs | actions |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    if "canary_before" in stored:
+        lines += _guard_rows("before (main)", stored["canary_before"])
+    lines += _guard_rows("after", entry)
+    return "\n".join(lines)
+
+
+def sections(stored: dict[str, Any]) -> list[str]:
+    """The sections for what is stored, each followed by a blank line."""
+    stored = dict(stored)
+    for name in ("drain", "canary"):
+        before = stored.get("before", {}).get(name)
+        if before is not None:
+            stored[f"{name}_before"] = before
+    out: list[str] = []
+    if "drain" in stored:
+        out += [drain_section(stored), ""]
+    if "canary" in stored:
+        out += [canary_section(stored), ""]
+    return out
+
+
+def adopt_before(other: Path) -> list[str]:
+    """Store the drain and canary results of another checkout (main) as the "before" figures."""
+    theirs = json.loads(other.read_text())
+    stored = load()
+    adopted = []
+    for name in ("drain", "canary"):
+        if name in theirs:
+            stored[f"{name}_before"] = theirs[name]
+            adopted.append(name)
+    save(stored)
+    return adopted
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "before":
+        sys.exit("usage: python -m bench.report_drain before <main checkout>/bench/out/results.json")
+    print(f"adopted {adopt_before(Path(sys.argv[2]))} into {RESULTS}")
