@@ -52,6 +52,10 @@ RULES = """
 - name: call_admin
   matchers: ['alertname = "CallAdmin"']
   playbooks: [call_admin]
+- name: call_admin_each
+  matchers: ['alertname = "CallEach"']
+  playbooks: [call_admin]
+  group_by: [alertname, path]
 - name: dump_env
   matchers: ['alertname = "DumpEnv"']
   playbooks: [dump_env]
@@ -163,6 +167,33 @@ def test_a_redirect_is_the_answer_and_is_not_followed(
         "redirects are not followed: call the final URL, or list the status in expect_status"
     )
     assert len(httpserver.log) == 1
+
+
+def test_a_cookie_one_answer_sets_never_rides_along_on_the_next_step(
+    client: FlaskClient, runtime: Runtime, httpserver: HTTPServer
+) -> None:
+    # Steps reuse a worker's connections to an API; they must not share what an answer sets.
+    httpserver.expect_request("/first", method="POST").respond_with_data(
+        "ok", headers={"Set-Cookie": "session=stolen-by-the-next-call; Path=/"}
+    )
+    httpserver.expect_request("/second", method="POST").respond_with_data("ok")
+
+    for path in ("first", "second"):
+        response = client.post(
+            "/webhook/alertmanager",
+            data=body(
+                alert(
+                    "CallEach", "firing", f"fp-{path}", host="127.0.0.1", port=str(httpserver.port), path=path
+                )
+            ),
+            content_type="application/json",
+        )
+        assert response.status_code == 200
+        drain(runtime)
+
+    assert [request.path for request, _ in httpserver.log] == ["/first", "/second"]
+    assert [request.headers.get("Cookie") for request, _ in httpserver.log] == [None, None]
+    assert httpserver.log[1][0].headers["Authorization"] == f"Bearer {TOKEN}"
 
 
 def test_a_rendered_url_to_a_host_off_the_list_is_refused_and_nothing_is_sent(
