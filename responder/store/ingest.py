@@ -58,22 +58,23 @@ TTL only bounds the harm of a mark whose job was lost (then the next request que
 
 # KEYS: 1 batch list, 2 pending batches, 3 intake list, 4 drainer mark, 5 requests counter,
 #       6 truncated counter, 7 the intake lane's RQ queue, 8 the new drain job's hash, 9.. dedupe keys.
-# ARGV: 1 batch id, 2 arrival time, 3 alerts truncated, 4 the alert documents, one per line (compact
-#       JSON has no raw newline), in the order of their dedupe keys; then, when a drain job may have
-#       to be queued: 5 its id, 6.. its hash's fields (name, value). Few arguments: redis-py packs each
+# ARGV: 1 batch id, 2 arrival time, 3 alerts truncated, 4 "1" if the batch goes to the head of the
+#       intake list (it holds a critical alert), 5 the alert documents, one per line (compact JSON has
+#       no raw newline), in the order of their dedupe keys; then, when a drain job may have to be
+#       queued: 6 its id, 7.. its hash's fields (name, value). Few arguments: redis-py packs each
 #       one in Python, which was a good part of a request's cost.
 # Returns {accepted, duplicates, 1 if it queued a drain job}, or {-1, 0, 0} having written nothing when
 # a drain job must be queued and the call did not bring its fields: the caller calls again with them.
 _ACCEPT = (
     """
 local marked = false
-if #ARGV < 5 then
+if #ARGV < 6 then
   if redis.call('EXISTS', KEYS[4]) == 0 then
     return {-1, 0, 0}
   end
   marked = true
 end
-local docs, from, new = ARGV[4], 1, {}
+local docs, from, new = ARGV[5], 1, {}
 local accepted, duplicates, queued = 0, 0, 0
 for i = 9, #KEYS do
   local to = string.find(docs, '\\n', from, true)
@@ -96,13 +97,17 @@ if accepted > 0 then
   end
   redis.call('EXPIRE', KEYS[1], @BATCH_TTL@)
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-  if redis.call('RPUSH', KEYS[3], ARGV[1]) == 1 then
+  local push = 'RPUSH'
+  if ARGV[4] == '1' then
+    push = 'LPUSH'  -- taken next: a critical alert never waits behind a storm's batches
+  end
+  if redis.call(push, KEYS[3], ARGV[1]) == 1 then
     redis.call('EXPIRE', KEYS[3], @BATCH_TTL@)  -- a new list; each drain job's start renews it
   end
-  if not marked and redis.call('SET', KEYS[4], ARGV[5], 'NX', 'EX', @MARK_TTL@) then
-    redis.call('HSET', KEYS[8], unpack(ARGV, 6))
+  if not marked and redis.call('SET', KEYS[4], ARGV[6], 'NX', 'EX', @MARK_TTL@) then
+    redis.call('HSET', KEYS[8], unpack(ARGV, 7))
     redis.call('SADD', '@QUEUES@', KEYS[7])
-    redis.call('RPUSH', KEYS[7], ARGV[5])
+    redis.call('RPUSH', KEYS[7], ARGV[6])
     queued = 1
   end
 end
@@ -259,12 +264,14 @@ def accept(
     *,
     wait_replicas: int = 0,
     encoded: Sequence[bytes] | None = None,
+    urgent: bool = False,
 ) -> Accepted:
     """Dedupe ``alerts`` (Alertmanager's alert objects) and queue the new ones, atomically.
 
     ``encoded`` is each alert already as JSON (the webhook has it from its validation), so
-    it is not serialised twice. With ``wait_replicas``, return only once that many replicas
-    hold the batch.
+    it is not serialised twice. ``urgent`` (the batch holds a critical alert) puts the batch at the
+    head of the intake list, so it is the next one a drain job takes, however many wait. With
+    ``wait_replicas``, return only once that many replicas hold the batch.
 
     Raises:
         redis.exceptions.ConnectionError / TimeoutError: Redis is unreachable; nothing was written.
@@ -289,7 +296,13 @@ def accept(
         Job.key_for(job_id),
         *dedupe_keys,
     ]
-    head: list[Any] = [batch_id, repr(received_at), truncated, documents(encoded, group_key, received_at)]
+    head: list[Any] = [
+        batch_id,
+        repr(received_at),
+        truncated,
+        "1" if urgent else "0",
+        documents(encoded, group_key, received_at),
+    ]
     # A drain job is usually queued already (the mark is set): then its record is not sent. The
     # last answer guides the next call, so a quiet responder does not pay two calls each time.
     args = [*head, job_id, *_job_fields(keys)] if _needed_fields.get(keys.prefix) else head

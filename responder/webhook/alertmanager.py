@@ -10,6 +10,7 @@ from redis.exceptions import ResponseError
 
 from responder.errors import ReplicasBehind
 from responder.incidents import heartbeat
+from responder.plan.severity import any_critical
 from responder.store import connection, ingest
 from responder.webhook.auth import token_ok
 from responder.webhook.errors import error
@@ -61,6 +62,7 @@ def receive() -> tuple[Response, int]:
             payload.truncatedAlerts,
             wait_replicas=web.wait_replicas,
             encoded=[alert_json(a) for a in payload.alerts],
+            urgent=any_critical(web.runtime.rules, alerts),
         )
         heartbeat.note_receipt(web.runtime, alerts, received_at)
     except connection.UNAVAILABLE:

@@ -148,3 +148,28 @@ def test_a_payload_of_thousands_of_alerts_is_stored_whole_in_order(runtime: Runt
     stored = [json.loads(raw)["alert"] for raw in runtime.redis.lrange(runtime.keys.batch(batch_id), 0, -1)]
 
     assert [a["labels"]["instance"] for a in stored] == [f"n{i}" for i in range(2500)]
+
+
+def test_a_batch_holding_a_critical_alert_is_taken_before_the_batches_waiting_ahead_of_it(
+    runtime: Runtime,
+) -> None:
+    web = client(runtime)
+    for instance in ("a", "b", "c"):
+        post(web, instance)  # labelled critical, but no rule takes them: nothing critical opens
+    # The rule makes it critical whatever its label says.
+    sent = web.post(
+        "/webhook/alertmanager",
+        data=body(alert("APIQuotaExhaustion", fingerprint="fp-quota", severity="warning")),
+    )
+    assert sent.status_code == 200
+
+    first = ingest.take(runtime, "a-drain-job")
+    assert first is not None
+    [document] = runtime.redis.lrange(runtime.keys.batch(first), 0, -1)
+    assert json.loads(document)["alert"]["labels"]["alertname"] == "APIQuotaExhaustion"
+    ingest.finished(runtime, first)
+    runtime.redis.rpush(runtime.keys.intake_batches, first)  # give it back: the drain job applies all
+
+    drain(runtime)
+
+    assert applied(runtime) == ["a", "b", "c"]  # the others keep their order
