@@ -28,7 +28,6 @@ from bench import (
     profile,
     report,
     report_cost,
-    report_drain,
     storm,
 )
 
@@ -113,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         report.save(stored)
         print(f"bench: {name} done in {time.monotonic() - started:.0f}s", flush=True)
-        shown = report.headline(name, result) or report_drain.headline(name, result)
+        shown = report.headline(name, result)
         print(json.dumps(shown, indent=None), flush=True)
     report.write(stored)
     print(f"bench: wrote {report.DOC} and {report.PLOTS}/", flush=True)

@@ -65,6 +65,7 @@ def describe() -> dict[str, Any]:
         },
         "webhook": webhook_version(),
         "py_spy": _run("py-spy", "--version"),
+        "wrk": _run("wrk", "-v").splitlines()[0] if _run("wrk", "-v") else "not installed",
         "commit": _run("git", "rev-parse", "--short", "HEAD"),
         "dirty_files_outside_bench": len(
             [

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bench import plots, report_ingest
+from bench import plots
 from bench.procs import REPO
-from bench.report import operations, pipeline, summary, web
+from bench.report import drain, ingest, operations, pipeline, summary, web
 
 RESULTS = REPO / "bench" / "out" / "results.json"
 
@@ -53,6 +53,8 @@ def headline(name: str, result: dict[str, Any]) -> dict[str, Any]:
         return {k: round(result[k]["actions_per_s"], 1) for k in ("webhook", "responder")}
     if name == "report_cost":
         return {k: round(result[k]["p50_ms"]) for k in ("report", "report_compare", "scan_baseline")}
+    if name in ("drain", "canary"):
+        return drain.headline(name, result)
     if name == "failover":
         worst = {
             k: round(result[k]["max"], 2)
@@ -74,11 +76,13 @@ def write(stored: dict[str, Any]) -> None:
         "everything down.",
         "",
         "```sh",
-        'pip install -e ".[bench]"          # matplotlib, aiohttp',
-        "apt-get install -y webhook redis-server && pip install py-spy   # peer and profiler",
-        "python -m bench all                # everything, the sizes of issue 5 (long: see the storm note)",
+        'pip install -e ".[bench,test]"     # matplotlib, aiohttp; the fake Slack of tests/fakes',
+        "apt-get install -y wrk webhook redis-server && pip install py-spy   # load, peer, profiler",
+        "python -m bench all                # everything at full size (about half an hour)",
         "python -m bench all --quick        # small sizes, a few minutes",
-        "python -m bench ingest|latency|storm|escalation|peer|memory|profile|report_cost [--quick]",
+        "python -m bench drain|canary|ingest|latency|storm|escalation|peer|memory|profile|...",
+        "python -m bench drain --responder-tree ../before   # this harness on another checkout",
+        "BENCH_INGEST_BEFORE=../before python -m bench ingest   # ingest: both in the same rounds",
         "python -m bench report             # rewrite this page from bench/out/results.json",
         "```",
         "",
@@ -87,7 +91,7 @@ def write(stored: dict[str, Any]) -> None:
         sections += [web.machine_section(stored["machine"]), ""]
     sections += [summary.summary_section(stored), ""]
     renderers = (
-        ("ingest", report_ingest.section, plots.ingest),
+        ("ingest", ingest.section, plots.ingest),
         ("latency", pipeline.latency_section, plots.latency),
         ("storm", pipeline.storm_section, plots.storm),
         ("storm", pipeline.memory_section, None),
@@ -101,5 +105,7 @@ def write(stored: dict[str, Any]) -> None:
             sections += [render(stored[name]), ""]
             if plot is not None:
                 plot(stored[name]["result"], PLOTS / f"{name}.png")
-    sections += [summary.changed_section(stored), "", summary.left_section(stored), "", summary.MISSING]
+        if name == "ingest":
+            sections += drain.sections(stored)
+    sections += [summary.CHANGED, "", summary.left_section(stored), "", summary.MISSING]
     DOC.write_text("\n".join(sections).rstrip() + "\n")

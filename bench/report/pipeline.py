@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from bench.report.fmt import ms, pct3, provenance, table
-from bench.report.history import FIX_COMMITS
 
 
 def latency_section(entry: dict[str, Any]) -> str:
@@ -176,7 +175,7 @@ once, level 2 at +{r["after_s"]:.0f} s, level 3 at +{2 * r["after_s"]:.0f} s aft
 table gives fired - due from the `escalation.level` entries, in ms (negative: fired before it was due).
 Each worker runs RQ's scheduler (one holds the lock), which moves due jobs to the control lane once a second
 and keeps due times in whole seconds. Timers are handed to RQ at the whole second before they are due
-and the job waits out the remaining fraction ({FIX_COMMITS[5][0]}), so a level never fires early and is
+and the job waits out the remaining fraction (11f0fce), so a level never fires early and is
 at most about a second late (the scheduler's poll) plus queueing.
 
 {provenance(entry)}

@@ -1,4 +1,4 @@
-"""Sections about the web path: the machine, webhook ingest, the peer."""
+"""Sections about the machine and the peer (webhook ingest: bench/report/ingest.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from bench.report.fmt import pct3, provenance, table
 
 def machine_section(m: dict[str, Any]) -> str:
     pk = m.get("packages", {})
-    rows = [
+    rows: list[list[Any]] = [
         ["cores (`nproc`)", m.get("nproc")],
         ["CPU", m.get("cpu")],
         ["memory", f"{m.get('memory_gib')} GiB"],
@@ -19,7 +19,10 @@ def machine_section(m: dict[str, Any]) -> str:
         ["redis-py / rq", f"{pk.get('redis')} / {pk.get('rq')}"],
         ["Flask / gunicorn / pydantic", f"{pk.get('Flask')} / {pk.get('gunicorn')} / {pk.get('pydantic')}"],
         ["hiredis", pk.get("hiredis")],
-        ["load generator", f"aiohttp {pk.get('aiohttp')} (asyncio, keep-alive, on 127.0.0.1)"],
+        [
+            "load generators",
+            f"wrk {m.get('wrk', '?')} (ingest); aiohttp {pk.get('aiohttp')} (the others), on 127.0.0.1",
+        ],
         ["peer", f"adnanh/webhook {m.get('webhook')} (Debian package `webhook`)"],
         ["profiler", m.get("py_spy")],
         [
@@ -31,65 +34,11 @@ def machine_section(m: dict[str, Any]) -> str:
         "## Machine\n\n"
         + table(["", ""], rows)
         + (
-            "\n\nThe machine is shared: other engineers' test suites ran during the earlier run; during "
-            "this one nobody else ran heavy work (see the load averages under each section). Absolute "
-            "times drift from run to run; the ratios against a baseline taken in the same run are the "
-            "figures to compare."
+            "\n\nNothing else ran heavy work during the final run (see the load averages under each "
+            "section). Absolute times drift from run to run; the ratios against a baseline and the "
+            "before/after pairs taken in the same session are the figures to compare."
         )
     )
-
-
-def ingest_section(entry: dict[str, Any]) -> str:
-    r = entry["result"]
-    rows = []
-    for per in ("1", "10"):
-        for name in ("baseline", "responder"):
-            s = r["series"][f"{name}/{per}"]
-            ratio = f"{s['ratio_rps']:.2f}x" if "ratio_rps" in s else "1 (baseline)"
-            rows.append(
-                [
-                    "bare Flask + LPUSH" if name == "baseline" else "responder",
-                    per,
-                    f"{s['rps']:.0f}",
-                    ratio,
-                    pct3(s["latency_ms"]),
-                    s["errors"],
-                    f"{s['cpu_ms_per_request']['web']:.2f}",
-                    f"{s['cpu_ms_per_request']['redis']:.2f}",
-                    f"{s['client_cpu']:.2f}",
-                ]
-            )
-    header = [
-        "server",
-        "alerts/payload",
-        "req/s",
-        "req/s vs baseline",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "errors",
-        "web CPU ms/req",
-        "Redis CPU ms/req",
-        "client cores",
-    ]
-    return f"""## Webhook ingest
-
-`POST /webhook/alertmanager` at a fixed {r["concurrency"]} requests in flight (closed loop, keep-alive),
-{r["rounds"]} round(s) of {r["warmup"]:.0f} s warm-up + {r["duration"]:.0f} s measured per series, the series
-interleaved so drift hits both servers alike. Both run under gunicorn with the same settings
-({r["web_workers"]} workers x {r["web_threads"]} gthread threads). The baseline
-(`bench/baseline_app.py`) does one `LPUSH` of the body; the responder validates the payload, dedupes every
-alert and enqueues the batch job in one MULTI/EXEC. Every payload holds alerts no other payload holds,
-so nothing is a duplicate. No RQ worker runs, so this is the web path alone (none of the shipped fixes
-touch it). "Web CPU ms/req" is the user+system CPU of all gunicorn processes divided by the requests
-served; "client cores" is what the load generator itself used of the same 2 cores.
-
-{provenance(entry)}
-
-{table(header, rows)}
-
-![ingest latency CDF](bench/ingest.png)
-"""
 
 
 def peer_section(entry: dict[str, Any]) -> str:

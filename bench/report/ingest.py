@@ -1,7 +1,7 @@
 """The webhook-ingest part of docs/benchmarks.md, from ``python -m bench ingest`` (bench/ingest.py).
 
-Called from bench/report/: :func:`section` renders the section, :func:`target_rows` adds the
-ingest targets to the summary table. Self-contained (no import of bench.report, which imports this).
+:func:`section` renders the section, :func:`target_rows` adds the ingest targets to the summary
+table.
 """
 
 from __future__ import annotations

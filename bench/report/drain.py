@@ -1,21 +1,13 @@
 """The drain and storm+canary sections of docs/benchmarks.md.
 
 :func:`sections` renders whichever of ``drain`` and ``canary`` are stored, each beside the
-figures of the code before the change when they were stored too: ``python -m bench drain
---responder-tree <main checkout>`` stores them under ``before``; figures measured with the
-main checkout's own harness can be adopted with ``python -m bench.report_drain before
-<main checkout>/bench/out/results.json`` (stored as ``drain_before``, ``canary_before``).
-bench/report.py calls it: ``sections += report_drain.sections(stored)``.
+figures of the code before the change when they were stored too (``python -m bench drain
+--responder-tree <checkout>`` stores them under ``before``).
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
 from typing import Any
-
-from bench.report import RESULTS, load, save
 
 DRAIN_TARGET_S = 40.0
 """Issue 9: 10,000 alerts drained within 40 s on the 2-core machine, two workers."""
@@ -157,22 +149,3 @@ def sections(stored: dict[str, Any]) -> list[str]:
     if "canary" in stored:
         out += [canary_section(stored), ""]
     return out
-
-
-def adopt_before(other: Path) -> list[str]:
-    """Store the drain and canary results of another checkout (main) as the "before" figures."""
-    theirs = json.loads(other.read_text())
-    stored = load()
-    adopted = []
-    for name in ("drain", "canary"):
-        if name in theirs:
-            stored[f"{name}_before"] = theirs[name]
-            adopted.append(name)
-    save(stored)
-    return adopted
-
-
-if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] != "before":
-        sys.exit("usage: python -m bench.report_drain before <main checkout>/bench/out/results.json")
-    print(f"adopted {adopt_before(Path(sys.argv[2]))} into {RESULTS}")
