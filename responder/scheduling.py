@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from redis import Redis
 from redis.client import Pipeline
 from rq import Callback, Queue, Retry
+from rq.registry import ScheduledJobRegistry
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
 from responder.store.codec import text
@@ -85,6 +86,24 @@ def parse_lanes(text: str) -> tuple[Lane, ...]:
 def queue_names(keys: Keys, lanes: Iterable[Lane] = LANES) -> list[str]:
     """The RQ queue names of ``lanes``, in serving order."""
     return [keys.lane_queue(lane) for lane in lanes]
+
+
+def lane_depths(redis: Redis, keys: Keys) -> tuple[dict[Lane, int], int]:
+    """What waits in each lane, in serving order, and how many jobs wait for their time (timers,
+    retries with backoff). The intake lane counts the accepted batches on the intake list, which
+    its drain job works through, besides its queued jobs."""
+    names = queue_names(keys)
+    with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.llen(Queue.redis_queue_namespace_prefix + name)
+        pipe.llen(keys.intake_batches)
+        for name in names:
+            pipe.zcard(ScheduledJobRegistry(name, connection=redis).key)
+        answers = [int(x) for x in pipe.execute()]
+    queued, batches, scheduled = answers[: len(names)], answers[len(names)], answers[len(names) + 1 :]
+    depths = dict(zip(LANES, queued, strict=True))
+    depths[Lane.INTAKE] += batches
+    return depths, sum(scheduled)
 
 
 @dataclass(frozen=True)

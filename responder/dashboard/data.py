@@ -14,13 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rq import Queue
-from rq.registry import ScheduledJobRegistry
-
 from responder.actions.ratelimit import FLAG as RATE_LIMITS
 from responder.config.durations import format_duration
 from responder.config.models import SEVERITIES, Playbook, Rule
 from responder.runtime import Runtime
+from responder.scheduling import lane_depths
 from responder.store import flags, guards, incidents
 from responder.store.records import Incident, IncidentStatus
 
@@ -187,7 +185,7 @@ class AutomationPage:
     hour_left: float
     """Seconds until this hour's budget starts afresh."""
     queued: list[tuple[str, int]]
-    """(queue, jobs waiting) for each queue workers serve."""
+    """(lane, work waiting) for each lane, in the order workers serve them."""
     scheduled: int
     """Jobs waiting for their time (escalation timers, retries with backoff)."""
     storms: list[Incident]
@@ -200,8 +198,7 @@ class AutomationPage:
 
 def automation_page(rt: Runtime) -> AutomationPage:
     now = rt.clock()
-    # One queue today; with lanes this becomes one entry per lane, in the order workers serve them.
-    queue = Queue(rt.keys.queue_name, connection=rt.redis)
+    depths, scheduled = lane_depths(rt.redis, rt.keys)
     open_storms = [
         i
         for i in incidents.listing(rt.redis, rt.keys, None, SCAN_LIMIT)
@@ -213,8 +210,8 @@ def automation_page(rt: Runtime) -> AutomationPage:
         budget_used=guards.budget_used(rt.redis, rt.keys, now),
         budget_limit=rt.config.responder.safety.max_actions_per_hour,
         hour_left=3600 - now % 3600,
-        queued=[(queue.name, queue.count)],
-        scheduled=ScheduledJobRegistry(queue=queue).count,
+        queued=[(lane.value, waiting) for lane, waiting in depths.items()],
+        scheduled=scheduled,
         storms=open_storms,
     )
 

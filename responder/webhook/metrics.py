@@ -10,10 +10,9 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
-from rq import Queue
 
 from responder.runtime import Runtime
-from responder.scheduling import LANES, queue_names
+from responder.scheduling import lane_depths
 from responder.store.codec import text
 from responder.store.reports import BUCKETS
 
@@ -42,15 +41,12 @@ class RedisCollector(Collector):
         try:
             with redis.pipeline(transaction=False) as pipe:
                 pipe.mget([keys.counter(name) for name in _COUNTERS])
-                for name in queue_names(keys):
-                    pipe.llen(Queue.redis_queue_namespace_prefix + name)
                 pipe.hlen(keys.open_incidents)
                 pipe.exists(keys.paused)
                 for name in _HISTOGRAMS:
                     pipe.hgetall(keys.histogram(name))
-                values, *rest = pipe.execute()
-            depths = rest[: len(queue_names(keys))]
-            open_count, paused, *stored = rest[len(queue_names(keys)) :]
+                values, open_count, paused, *stored = pipe.execute()
+            depths, _ = lane_depths(redis, keys)
             histograms = dict(zip(_HISTOGRAMS, stored, strict=True))
         except RedisError:
             up = GaugeMetricFamily("responder_redis_up", "Whether Redis answered the scrape.")
@@ -63,10 +59,11 @@ class RedisCollector(Collector):
             yield family
         depth = GaugeMetricFamily(
             "responder_queue_depth",
-            "Jobs waiting in each lane's RQ queue (scheduled ones not counted).",
+            "Work waiting in each lane: its RQ queue, and for intake the accepted batches on the intake "
+            "list (scheduled jobs not counted).",
             labels=["lane"],
         )
-        for lane, waiting in zip(LANES, depths, strict=True):
+        for lane, waiting in depths.items():
             depth.add_metric([lane.value], float(waiting))
         yield depth
         for name, help_text, value in (

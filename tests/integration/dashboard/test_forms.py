@@ -335,15 +335,26 @@ def test_the_config_page_shows_a_rules_verification_and_automation_level(
     assert '<b class="warn">automation: confirm</b>' in row
 
 
-def test_the_automation_page_shows_the_budget_and_queue(open_client: FlaskClient, runtime: Runtime) -> None:
+def test_the_automation_page_shows_the_budget_and_what_waits_in_each_lane(
+    open_client: FlaskClient, runtime: Runtime
+) -> None:
     open_incident(open_client, runtime, "APIQuotaExhaustion")  # two playbooks: 2 actions + 1 notify
     used = guards.budget_used(runtime.redis, runtime.keys, runtime.clock())
+    for n in range(3):  # accepted, not yet applied: no worker runs
+        sent = open_client.post(
+            "/webhook/alertmanager", data=body(alert("Waiting", fingerprint=f"fp-wait-{n}"))
+        )
+        assert sent.status_code == 200
 
     page = text(open_client.get("/ui/automation"))
+    metrics = open_client.get("/metrics").get_data(as_text=True)
 
     assert used > 0
     assert f"<b>{used}</b> of 100 actions used, <b>{100 - used}</b> left" in page
-    assert f'<span class="mono">{runtime.keys.queue_name}</span> <b>0</b>' in page
+    # Three batches wait on the intake list (plus the one drain job queued for them).
+    assert '<span class="mono">intake</span> <b>4</b>' in page
+    assert '<span class="mono">control</span> <b>0</b>' in page
+    assert 'responder_queue_depth{lane="intake"} 4.0' in metrics
 
 
 def test_a_resolved_incident_offers_no_buttons(open_client: FlaskClient, runtime: Runtime) -> None:
