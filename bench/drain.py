@@ -49,6 +49,10 @@ class _Sink(BaseHTTPRequestHandler):
     ``/actions/...`` takes a click's ephemeral answer; ``GET /stats`` tells what arrived."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm on, the body of every answer on a
+    # kept-alive connection waits for the client's delayed ACK (~40 ms). Real API servers set
+    # TCP_NODELAY; so does this one, or the sink, not the responder, would be what is timed.
+    disable_nagle_algorithm = True
     hits: ClassVar[Counter[str]] = Counter()
     first_hit: float | None = None
     last_hit: float | None = None
