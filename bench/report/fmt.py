@@ -29,7 +29,7 @@ def provenance(entry: dict[str, Any]) -> str:
     return (
         f"*Measured {entry['measured_at']} ({mode}, {entry['seconds']:.0f} s) by `{entry['command']}`; "
         f"load average {entry['loadavg_before']:.1f} before, {entry['loadavg_after']:.1f} after; "
-        f"responder at commit {entry.get('commit', '?')} (the tree is shared: uncommitted edits may differ).*"
+        f"responder at commit {entry.get('commit', '?')}.*"
     )
 
 

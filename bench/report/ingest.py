@@ -6,35 +6,15 @@ table.
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from bench.report.fmt import ms, provenance, table
 
 TARGET = 0.8
 """Issue 9: the responder at ≥ 0.8 x the bare baseline's req/s, at 1 and 10 alerts per payload."""
 ISSUE_RATIOS = {"1": 0.42, "10": 0.32}
 """What issue 9 measured on main with wrk before the change."""
 NAMES = {"baseline": "bare Flask + LPUSH", "before": "responder, before", "responder": "responder"}
-
-
-def _ms(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.0f}" if abs(value) >= 10 else f"{value:.1f}"
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _provenance(entry: dict[str, Any]) -> str:
-    mode = "quick sizes" if entry["quick"] else "full sizes"
-    return (
-        f"*Measured {entry['measured_at']} ({mode}, {entry['seconds']:.0f} s) by `{entry['command']}`; "
-        f"load average {entry['loadavg_before']:.1f} before, {entry['loadavg_after']:.1f} after; "
-        f"responder at commit {entry.get('commit', '?')}.*"
-    )
 
 
 def _durable(s: dict[str, Any]) -> str:
@@ -62,8 +42,8 @@ def section(entry: dict[str, Any]) -> str:
                     per,
                     f"{s['rps']:.0f}",
                     f"{s['ratio_rps']:.2f}x" if "ratio_rps" in s else "1 (baseline)",
-                    _ms(lat["p50"]),
-                    _ms(lat["p99"]),
+                    ms(lat["p50"]),
+                    ms(lat["p99"]),
                     f"{s.get('non_2xx', s['errors'])} / {s.get('socket_errors', 0)}",
                     f"{s['cpu_ms_per_request']['web']:.2f}",
                     f"{s['cpu_ms_per_request']['redis']:.2f}",
@@ -108,9 +88,9 @@ the alerts of every request answered 2xx (a few more is normal: wrk stops counti
 while the server still answers what is in flight) and each batch had its work queued (its id on the
 intake list with a drain job queued, or, before, a job of its own).
 
-{_provenance(entry)}
+{provenance(entry)}
 
-{_table(header, rows)}
+{table(header, rows)}
 
 ![ingest latency CDF](bench/ingest.png)
 """
