@@ -193,9 +193,10 @@ def left_section(stored: dict[str, Any]) -> str:
     parts.append(
         """**Drain.** What a storm step still costs is RQ itself (dequeue, job hash, registries: about
 half of a worker's time in py-spy), the `http.request` round trip, and our five Redis round trips.
-The issue allows running a run's steps in one RQ job with a checkpoint per step; we did not: the
-orphan sweep re-queues a lost step by its job id, one per run and step, and sharing one job between
-runs would lose them in the Redis-crash window it exists for. On this 2-core machine the web, Redis,
+One RQ job per run (with a checkpoint per step) would save nothing here: each run has one step.
+Running the first steps of many runs in one job would, but the orphan sweep re-queues a lost step
+by its job id, one per run and step, and a job shared between runs would reopen the Redis-crash
+window the sweep exists for. On this 2-core machine the web, Redis,
 the sink and the load generator share the cores with the workers during the drain (see the CPU
 seconds per role above).
 
