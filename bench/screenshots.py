@@ -38,18 +38,9 @@ from responder.scheduling import queue_names
 from responder.store import incidents
 from responder.up import free_port
 from responder.webhook.app import create_app
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 TOKEN = "screenshot-token"
 PREFIX = "screenshots"
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from flask import Response, current_app, jsonify, request
 
 from responder import ids
 from responder.errors import ApprovalRefused, ConfigError, IncidentNotFound
@@ -12,24 +10,11 @@ from responder.incidents import lifecycle
 from responder.playbooks import approval
 from responder.store import flags, guards, incidents, runs
 from responder.store.records import IncidentStatus
-from responder.webhook.auth import token_ok
 from responder.webhook.errors import error
+from responder.webhook.operator import operator_blueprint
 from responder.webhook.state import state
 
-bp = Blueprint("api", __name__)
-
-
-@bp.before_request
-def authenticate() -> tuple[Response, int] | None:
-    if not token_ok(request, state().api_token):
-        return error(401, "missing or wrong token: send Authorization: Bearer $RESPONDER_API_TOKEN")
-    return None
-
-
-@bp.errorhandler(RedisConnectionError)
-@bp.errorhandler(RedisTimeoutError)
-def redis_down(exc: Exception) -> tuple[Response, int]:
-    return error(503, "Redis is unreachable; retry later")
+bp = operator_blueprint("api", __name__)
 
 
 @bp.errorhandler(IncidentNotFound)

@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from flask import Response, jsonify, request
 
 from responder.config.durations import parse_duration
 from responder.errors import DurationError
 from responder.report.build import build, last_hours
-from responder.webhook.auth import token_ok
 from responder.webhook.errors import error
+from responder.webhook.operator import operator_blueprint
 from responder.webhook.state import state
 
-bp = Blueprint("report", __name__)
+bp = operator_blueprint("report", __name__)
 
 LONGEST = 366 * 86400
 """The longest window: a year (the buckets are kept long enough for a year and the one before)."""
-
-
-@bp.before_request
-def authenticate() -> tuple[Response, int] | None:
-    if not token_ok(request, state().api_token):
-        return error(401, "missing or wrong token: send Authorization: Bearer $RESPONDER_API_TOKEN")
-    return None
-
-
-@bp.errorhandler(RedisConnectionError)
-@bp.errorhandler(RedisTimeoutError)
-def redis_down(exc: Exception) -> tuple[Response, int]:
-    return error(503, "Redis is unreachable; retry later")
 
 
 @bp.get("/api/report")
