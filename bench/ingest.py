@@ -55,7 +55,7 @@ def _responder_from(st: procs.Stack, tree: Path, prefix: str) -> tuple[procs.Pro
     """``responder serve`` as the checkout at ``tree`` has it, under the same gunicorn settings."""
     port = free_port()
     env = st.env(prefix)
-    env["PYTHONPATH"] = f"{tree}{os.pathsep}{procs.REPO}"
+    env["PYTHONPATH"] = procs.python_path(tree)
     argv = [sys.executable, "-m", "responder", "serve", "--bind", f"127.0.0.1:{port}"]
     argv += ["--workers", str(procs.WEB_WORKERS), "--allow-unauthenticated"]
     proc = st.spawn(f"web-{prefix}", argv, env, cwd=tree)

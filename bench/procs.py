@@ -42,6 +42,22 @@ def responder_tree() -> Path:
     return Path(os.environ.get(TREE_ENV) or REPO).resolve()
 
 
+WITHOUT_HIREDIS = BENCH_DIR / "without_hiredis"
+
+
+def python_path(tree: Path) -> str:
+    """``PYTHONPATH`` for the responder of ``tree``: its checkout first, then this one (for ``bench``).
+
+    A checkout whose ``pyproject.toml`` does not ask for hiredis runs without it, as it was
+    installed then (:mod:`bench.without_hiredis`): redis-py would otherwise use the hiredis this
+    checkout installs, and the "before" would measure a parser it never had.
+    """
+    parts = [str(tree), str(REPO)]
+    if "hiredis" not in (tree / "pyproject.toml").read_text(encoding="utf-8"):
+        parts.insert(0, str(WITHOUT_HIREDIS))
+    return os.pathsep.join(parts)
+
+
 @dataclass
 class Proc:
     """One started process (and, through its process group, everything it forks)."""
@@ -119,7 +135,7 @@ class Stack:
             RESPONDER_KEY_PREFIX=prefix,
             RESPONDER_CONFIG_DIR=str(CONFIG_DIR),
             RESPONDER_WEB_THREADS=str(WEB_THREADS),
-            PYTHONPATH=f"{responder_tree()}{os.pathsep}{REPO}",
+            PYTHONPATH=python_path(responder_tree()),
             PYTHONUNBUFFERED="1",
             **extra,
         )
