@@ -10,12 +10,18 @@ The processes are the deployed layout in small, as ``responder up`` runs them: `
 serve`` under gunicorn, TWO general ``responder worker`` processes, and one control-only
 worker (``responder worker --lanes control``). The drain rule pages nobody (no ``notify``),
 so the figure is intake and steps; paging during a storm is the canary benchmark's.
+
+``BENCH_DRAIN_BEFORE=/path/to/other/checkout`` measures the largest storm as pairs: that
+checkout's responder (the "before") and this one, interleaved (before, after, after, before,
+before, after), so the minutes-long drifts of this shared machine fall on both alike. The
+series then holds the after run with the median drain time, and ``pairs`` every run.
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import sys
 import threading
 import time
@@ -25,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bench import alerts, load, procs, timelines
+from bench import alerts, load, machine, procs, timelines
 from bench.stats import epoch
 from responder.up import free_port
 
@@ -38,7 +44,11 @@ STORM_RULE = "drain_storm"
 
 
 def sizes(quick: bool) -> dict[str, Any]:
-    return {"counts": [200, 1000] if quick else [1000, 10000], "drain_timeout": 300 if quick else 600}
+    return {
+        "counts": [200, 1000] if quick else [1000, 10000],
+        "drain_timeout": 300 if quick else 600,
+        "pairs": 1 if quick else 3,
+    }
 
 
 # -- the sink: what http.request steps (and the fake Slack) talk to --------------------------------------
@@ -346,19 +356,56 @@ def drain_once(count: int, timeout: float) -> dict[str, Any]:
 
 
 def _loadavg() -> list[float]:
-    import os
-
     return [round(x, 2) for x in os.getloadavg()]
+
+
+PAIR_FIELDS = ("drain_seconds", "alerts_per_s", "first_action_seconds", "worker_cpu_seconds", "lost")
+PAIR_FIELDS += ("duplicate_actions", "drained", "loadavg_before")
+
+
+def _measured(count: int, timeout: float, tree: str | None = None) -> dict[str, Any]:
+    """One drain of ``count`` alerts by this checkout's responder, or by the one at ``tree``."""
+    previous = os.environ.pop(procs.TREE_ENV, None)
+    if tree is not None:
+        os.environ[procs.TREE_ENV] = tree
+    try:
+        print(f"bench: drain {count} alerts{' (before)' if tree else ''} ...", flush=True)
+        result = drain_once(count, timeout)
+    finally:
+        os.environ.pop(procs.TREE_ENV, None)
+        if previous is not None:
+            os.environ[procs.TREE_ENV] = previous
+    shown = {k: v for k, v in result.items() if k != "memory"}
+    print(f"bench: drain {count}: {json.dumps(shown)}", flush=True)
+    return result
+
+
+def _pairs(count: int, timeout: float, tree: str, rounds: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``rounds`` before/after pairs in ABBA order; returns their figures and the median after run."""
+    runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+    for i in range(rounds):
+        order = ("before", "after") if i % 2 == 0 else ("after", "before")
+        for which in order:
+            runs[which].append(_measured(count, timeout, tree if which == "before" else None))
+    pairs = [
+        {which: {k: runs[which][i].get(k) for k in PAIR_FIELDS} for which in ("before", "after")}
+        for i in range(rounds)
+    ]
+    median = sorted(runs["after"], key=lambda r: r["drain_seconds"])[(rounds - 1) // 2]
+    return pairs, median
 
 
 def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     size = {**sizes(quick), **(overrides or {})}
-    series = {}
+    before_tree = os.environ.get("BENCH_DRAIN_BEFORE")
+    series: dict[str, Any] = {}
+    pairs: list[dict[str, Any]] = []
+    largest = max(size["counts"])
     for count in size["counts"]:
-        print(f"bench: drain {count} alerts ...", flush=True)
-        series[str(count)] = drain_once(count, size["drain_timeout"])
-        shown = {k: v for k, v in series[str(count)].items() if k != "memory"}
-        print(f"bench: drain {count}: {json.dumps(shown)}", flush=True)
+        if before_tree and count == largest:
+            pairs, series[str(count)] = _pairs(count, size["drain_timeout"], before_tree, size["pairs"])
+        else:
+            series[str(count)] = _measured(count, size["drain_timeout"])
     return {
         **size,
         "general_workers": GENERAL_WORKERS,
@@ -366,4 +413,7 @@ def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "per_payload": PER_PAYLOAD,
         "concurrency": CONCURRENCY,
         "series": series,
+        "before_tree": before_tree,
+        "before_commit": machine.commit_of(Path(before_tree)) if before_tree else None,
+        "pairs": pairs,
     }

@@ -40,7 +40,11 @@ def _version(package: str) -> str:
 
 def commit() -> str:
     """The commit of the responder being measured (``--responder-tree`` or this checkout)."""
-    return _run("git", "rev-parse", "--short", "HEAD", cwd=responder_tree())
+    return commit_of(responder_tree())
+
+
+def commit_of(tree: Path) -> str:
+    return _run("git", "rev-parse", "--short", "HEAD", cwd=tree)
 
 
 def describe() -> dict[str, Any]:

@@ -57,6 +57,45 @@ def _drain_rows(label: str, entry: dict[str, Any]) -> list[str]:
     return rows
 
 
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def pair_medians(result: dict[str, Any]) -> dict[str, float] | None:
+    """Median before and after drain times (s) of the interleaved pairs, their range, or None."""
+    pairs = result.get("pairs") or []
+    if not pairs:
+        return None
+    before = [p["before"]["drain_seconds"] for p in pairs]
+    after = [p["after"]["drain_seconds"] for p in pairs]
+    return {
+        "before": median(before),
+        "after": median(after),
+        "after_min": min(after),
+        "after_max": max(after),
+        "ratio": median([a / b for a, b in zip(after, before, strict=True)]),
+        "pairs": len(pairs),
+    }
+
+
+def _pair_rows(pairs: list[dict[str, Any]]) -> list[str]:
+    rows = []
+    for i, pair in enumerate(pairs, 1):
+        before, after = pair["before"], pair["after"]
+        order = "before, after" if i % 2 else "after, before"
+        rows.append(
+            f"| {i} ({order}) | {_num(before['drain_seconds'])} s | {_num(after['drain_seconds'])} s "
+            f"| {after['drain_seconds'] / before['drain_seconds']:.2f} "
+            f"| {_num(before.get('worker_cpu_seconds'))} / {_num(after.get('worker_cpu_seconds'))} "
+            f"| {before['lost']} / {before['duplicate_actions']}, "
+            f"{after['lost']} / {after['duplicate_actions']} "
+            f"| {_num((before.get('loadavg_before') or [None])[0], 2)}, "
+            f"{_num((after.get('loadavg_before') or [None])[0], 2)} |"
+        )
+    return rows
+
+
 def drain_section(stored: dict[str, Any]) -> str:
     entry = stored["drain"]
     result = entry["result"]
@@ -77,9 +116,26 @@ def drain_section(stored: dict[str, Any]) -> str:
         "| peak PSS MiB: web / workers / control | load avg |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    if "drain_before" in stored:
+    pairs = result.get("pairs") or []
+    if "drain_before" in stored and not pairs:
         lines += _drain_rows("before (main)", stored["drain_before"])
     lines += _drain_rows("after", entry)
+    medians = pair_medians(result)
+    if medians is not None:
+        lines += [
+            "",
+            f"The {int(max(result['counts'])):,}-alert storm as {medians['pairs']} pairs, the code before "
+            f"(`BENCH_DRAIN_BEFORE`, commit {result.get('before_commit') or result.get('before_tree')}) and "
+            "after interleaved (the row above is the after run with the median time), so the drifts "
+            "of this shared machine (the same code's worker CPU seconds varied by half between minutes) "
+            f"fall on both: median before {medians['before']:.1f} s, after {medians['after']:.1f} s (range "
+            f"{medians['after_min']:.1f}-{medians['after_max']:.1f} s), after/before {medians['ratio']:.2f}.",
+            "",
+            "| pair | before drained in | after drained in | after / before | worker CPU s before / after "
+            "| lost / dup before, after | load avg before each |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            *_pair_rows(pairs),
+        ]
     return "\n".join(lines)
 
 
