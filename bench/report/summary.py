@@ -231,7 +231,7 @@ work for ten alerts to cost less than about a quarter of the baseline's request:
 validating and deduplicating ten alerts costs in Python and Lua on this stack. hiredis, the
 dedupe keys packed into one script argument, a native `startsAt` check, one thread per gunicorn worker and
 `gc.freeze()` were each measured; only hiredis moved the figure beyond this machine's noise (the
-others are not in). At 1 alert the ratio sits at the target: 0.78-1.08x in quick runs of this
+others are not in). At 1 alert the ratio sits at the target: 0.80-1.08x in quick runs of this
 session, the figure above in the full run."""
     )
     return "\n".join(parts)
