@@ -279,17 +279,9 @@ def storm_bodies(run: str, count: int) -> list[bytes]:
 
 def wait_actions(sink: Sink, st: procs.Stack, prefix: str, count: int, timeout: float) -> bool:
     """Until the sink has ``count`` actions and nothing is queued or running for a second."""
-    deadline = time.monotonic() + timeout
-    quiet_since: float | None = None
-    while time.monotonic() < deadline:
-        if sink.summary()["actions"] >= count and timelines.queue_state(st.redis, prefix).idle:
-            quiet_since = quiet_since or time.monotonic()
-            if time.monotonic() - quiet_since >= 1.0:
-                return True
-        else:
-            quiet_since = None
-        time.sleep(0.25)
-    return False
+    return timelines.wait_idle(
+        st.redis, prefix, timeout, poll=0.25, also=lambda: sink.summary()["actions"] >= count
+    )
 
 
 def memory_figures(memory: procs.MemorySampler) -> dict[str, Any]:
@@ -303,9 +295,10 @@ def memory_figures(memory: procs.MemorySampler) -> dict[str, Any]:
     }
 
 
-def drain_once(count: int, timeout: float) -> dict[str, Any]:
+def drain_once(count: int, timeout: float, tree: Path | None = None) -> dict[str, Any]:
+    """Drain ``count`` alerts with this checkout's responder, or with the one at ``tree``."""
     prefix = f"drain{count}"
-    with procs.stack() as st, Sink() as sink:
+    with procs.stack(tree) as st, Sink() as sink:
         config = write_config(st.workdir / "config", sink.url, storm_rule())
         web, base, general, control = start(st, prefix, env(st, prefix, config))
         bodies = storm_bodies(prefix, count)
@@ -365,16 +358,8 @@ PAIR_FIELDS += ("duplicate_actions", "drained", "loadavg_before")
 
 def _measured(count: int, timeout: float, tree: str | None = None) -> dict[str, Any]:
     """One drain of ``count`` alerts by this checkout's responder, or by the one at ``tree``."""
-    previous = os.environ.pop(procs.TREE_ENV, None)
-    if tree is not None:
-        os.environ[procs.TREE_ENV] = tree
-    try:
-        print(f"bench: drain {count} alerts{' (before)' if tree else ''} ...", flush=True)
-        result = drain_once(count, timeout)
-    finally:
-        os.environ.pop(procs.TREE_ENV, None)
-        if previous is not None:
-            os.environ[procs.TREE_ENV] = previous
+    print(f"bench: drain {count} alerts{' (before)' if tree else ''} ...", flush=True)
+    result = drain_once(count, timeout, Path(tree) if tree else None)
     shown = {k: v for k, v in result.items() if k != "memory"}
     print(f"bench: drain {count}: {json.dumps(shown)}", flush=True)
     return result

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,6 @@ from bench import alerts, procs, wrk
 from bench.baseline_app import KEY as BASELINE_KEY
 from responder.store.codec import text
 from responder.store.keys import Keys
-from responder.up import free_port
 
 PREFIX = "ingest"
 PER_PAYLOAD = (1, 10)
@@ -49,19 +47,6 @@ def template(per_payload: int) -> str:
     for j, item in enumerate(items):
         item["fingerprint"] = f"{wrk.PLACEHOLDER}-{j}"
     return json.dumps(alerts.payload(items), separators=(",", ":"))
-
-
-def _responder_from(st: procs.Stack, tree: Path, prefix: str) -> tuple[procs.Proc, str]:
-    """``responder serve`` as the checkout at ``tree`` has it, under the same gunicorn settings."""
-    port = free_port()
-    env = st.env(prefix)
-    env["PYTHONPATH"] = procs.python_path(tree)
-    argv = [sys.executable, "-m", "responder", "serve", "--bind", f"127.0.0.1:{port}"]
-    argv += ["--workers", str(procs.WEB_WORKERS), "--allow-unauthenticated"]
-    proc = st.spawn(f"web-{prefix}", argv, env, cwd=tree)
-    base = f"http://127.0.0.1:{port}"
-    procs.wait_http(f"{base}/health", proc)
-    return proc, base
 
 
 def stored(redis: Redis, name: str, per_payload: int) -> dict[str, Any]:
@@ -91,7 +76,7 @@ def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         redis = st.redis
         targets: dict[str, tuple[procs.Proc, str]] = {"baseline": st.baseline_web()}
         if before_tree:
-            targets["before"] = _responder_from(st, Path(before_tree).resolve(), "before")
+            targets["before"] = st.responder_web("before", tree=Path(before_tree).resolve())
         targets["responder"] = st.responder_web(PREFIX)
         for round_no in range(size["rounds"]):
             for per_payload in PER_PAYLOAD:

@@ -100,16 +100,7 @@ def _responder(st: procs.Stack, count: int) -> dict[str, Any]:
     bodies = [alerts.one(alerts.ACTION, prefix, str(i)) for i in range(count)]
     t0 = time.time()
     answers = load.send_all(f"{base}/webhook/alertmanager", bodies, concurrency=CONCURRENCY)
-    deadline = time.monotonic() + TIMEOUT
-    quiet_since: float | None = None
-    while time.monotonic() < deadline:
-        if timelines.queue_state(st.redis, prefix).idle:
-            quiet_since = quiet_since or time.monotonic()
-            if time.monotonic() - quiet_since >= 1.0:
-                break
-        else:
-            quiet_since = None
-        time.sleep(0.05)
+    timelines.wait_idle(st.redis, prefix, TIMEOUT, poll=0.05)
     st.stop([web, *pool])
     incidents = timelines.incidents(st.redis, prefix)
     ends = [epoch(e["at"]) for i in incidents for e in i.of("step.ok")]

@@ -116,6 +116,8 @@ class Stack:
     redis_proc: subprocess.Popen[bytes]
     redis_url: str
     procs: list[Proc] = field(default_factory=list)
+    tree: Path = field(default_factory=responder_tree)
+    """The checkout whose ``responder`` this stack's processes run."""
 
     @property
     def redis(self) -> Redis:
@@ -135,7 +137,7 @@ class Stack:
             RESPONDER_KEY_PREFIX=prefix,
             RESPONDER_CONFIG_DIR=str(CONFIG_DIR),
             RESPONDER_WEB_THREADS=str(WEB_THREADS),
-            PYTHONPATH=python_path(responder_tree()),
+            PYTHONPATH=python_path(self.tree),
             PYTHONUNBUFFERED="1",
             **extra,
         )
@@ -149,7 +151,7 @@ class Stack:
         popen = subprocess.Popen(
             argv,
             env=env,
-            cwd=cwd or responder_tree(),
+            cwd=cwd or self.tree,
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -161,9 +163,14 @@ class Stack:
         return proc
 
     def responder_web(
-        self, prefix: str, workers: int = WEB_WORKERS, env: dict[str, str] | None = None
+        self,
+        prefix: str,
+        workers: int = WEB_WORKERS,
+        env: dict[str, str] | None = None,
+        tree: Path | None = None,
     ) -> tuple[Proc, str]:
-        """``responder serve`` under gunicorn (gthread); returns it and its base URL."""
+        """``responder serve`` under gunicorn (gthread), of this stack's checkout or of ``tree``;
+        returns it and its base URL."""
         port = free_port()
         argv = [
             sys.executable,
@@ -176,7 +183,10 @@ class Stack:
             str(workers),
             "--allow-unauthenticated",
         ]
-        proc = self.spawn(f"web-{prefix}", argv, self.env(prefix, **(env or {})))
+        environ = self.env(prefix, **(env or {}))
+        if tree is not None:
+            environ["PYTHONPATH"] = python_path(tree)
+        proc = self.spawn(f"web-{prefix}", argv, environ, cwd=tree)
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/health", proc)
         return proc, base
@@ -263,12 +273,13 @@ def wait_workers(redis: Redis, prefix: str, count: int, procs: list[Proc], timeo
 
 
 @contextlib.contextmanager
-def stack() -> Iterator[Stack]:
-    """A private redis-server (append-only, as ``responder up`` runs it) in a temporary directory."""
+def stack(tree: Path | None = None) -> Iterator[Stack]:
+    """A private redis-server (append-only, as ``responder up`` runs it) in a temporary directory;
+    its processes run the responder of ``tree`` (default :func:`responder_tree`)."""
     with tempfile.TemporaryDirectory(prefix="responder-bench-") as tmp:
         workdir = Path(tmp)
         proc, url = start_redis(workdir / "redis", free_port())
-        st = Stack(workdir, proc, url)
+        st = Stack(workdir, proc, url, tree=tree or responder_tree())
         try:
             yield st
         finally:

@@ -78,7 +78,7 @@ def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
             for thread in replicas:
                 thread.join()
             sent = time.time()
-            drained = _wait_drained(st, prefix, size["drain_timeout"])
+            drained = timelines.wait_idle(st.redis, prefix, size["drain_timeout"])
         st.stop([web, *pool])
         incidents = timelines.incidents(st.redis, prefix)
         jobs_failed = _failed_jobs(st, prefix)
@@ -105,21 +105,6 @@ def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
             for name, role in memory.result.items()
         },
     }
-
-
-def _wait_drained(st: procs.Stack, prefix: str, timeout: float) -> bool:
-    """Until nothing is queued or running for a second (batches enqueue steps; steps finish)."""
-    deadline = time.monotonic() + timeout
-    quiet_since: float | None = None
-    while time.monotonic() < deadline:
-        if timelines.queue_state(st.redis, prefix).idle:
-            quiet_since = quiet_since or time.monotonic()
-            if time.monotonic() - quiet_since >= 1.0:
-                return True
-        else:
-            quiet_since = None
-        time.sleep(0.1)
-    return False
 
 
 def _ingest(answers: dict[str, list[load.Answer]]) -> dict[str, Any]:

@@ -9,6 +9,8 @@ the layout stays defined in one place.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,3 +83,20 @@ def queue_state(redis: Redis, prefix: str) -> QueueState:
         sum(StartedJobRegistry(queue=queue).count for queue in queues),
         sum(ScheduledJobRegistry(queue=queue).count for queue in queues),
     )
+
+
+def wait_idle(
+    redis: Redis, prefix: str, timeout: float, poll: float = 0.1, also: Callable[[], bool] | None = None
+) -> bool:
+    """Until nothing is queued or running for a second (and ``also`` holds); False at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    quiet_since: float | None = None
+    while time.monotonic() < deadline:
+        if (also is None or also()) and queue_state(redis, prefix).idle:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= 1.0:
+                return True
+        else:
+            quiet_since = None
+        time.sleep(poll)
+    return False

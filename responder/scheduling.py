@@ -126,9 +126,6 @@ class JobSpec:
     lane: Lane = Lane.CONTROL
     """Where the job waits. The default suits the short jobs people wait on (clicks, pages);
     anything that can take long (a playbook step) must name its lane."""
-    at_front: bool = False
-    """Wait at the head of its lane instead of the tail (e.g. an accepted batch holding a critical
-    alert, which would otherwise wait behind every storm batch accepted before it)."""
 
 
 class Scheduler(Protocol):
@@ -174,10 +171,7 @@ class RQScheduler:
         return options
 
     def enqueue(self, spec: JobSpec, *, pipeline: Pipeline | None = None) -> None:
-        options = self._options(spec)
-        if spec.at_front:
-            options["at_front"] = True
-        self.queues[spec.lane].enqueue_call(spec.func, pipeline=pipeline, **options)
+        self.queues[spec.lane].enqueue_call(spec.func, pipeline=pipeline, **self._options(spec))
 
     def enqueue_at(self, spec: JobSpec, at: float, *, pipeline: Pipeline | None = None) -> None:
         queue = self.queues[spec.lane]

@@ -140,15 +140,8 @@ class ResponderWorker(LeanWorker):
             raise JobHandedBack(str(exc) or "cold shutdown") from exc
         if exc is not None and connection.unavailable(exc) and job.meta.get(_HAND_BACKS, 0) < MAX_HAND_BACKS:
             raise JobHandedBack(f"Redis unavailable mid-job ({type(exc).__name__}: {exc})") from exc
-        if (
-            exc is None
-            and job.started_at is not None
-            and (now() - job.started_at).total_seconds() < HEARTBEAT
-        ):
-            # RQ beats once more for the success callbacks to come; a job that started less than a
-            # heartbeat ago is fresh anyway, and ours have none (a round trip per job saved).
-            job.ended_at = now()
-            return
+        if exc is None and self.ended_fresh(job, HEARTBEAT):
+            return  # no last beat for a fresh job (a round trip per job saved)
         super().handle_execution_ended(job, queue, heartbeat_ttl)
 
     def _hand_back(self, job: Job, queue: Queue, why: str) -> None:

@@ -85,16 +85,11 @@ def process_batch(rt: Runtime, batch_id: str) -> dict[str, int]:
         item = json.loads(raw)
         counts["alerts"] += 1
         alert = Alert.from_webhook(item["alert"])
-        group_key, received_at = item.get("groupKey", ""), item.get("receivedAt")
-        matched = route(rt.rules, alert.labels)
-        if not matched:
-            if not heartbeat.matches(rt.config.responder.heartbeat, alert.labels):
-                _record_unmatched(rt, alert)
-                counts["unmatched"] += 1
-            continue
-        for compiled in matched:
-            key = incident_key(compiled.rule, alert.labels, group_key)
-            routed.append(_Entry(compiled.rule, key, alert, group_key, received_at))
+        entries = _routed(rt, alert, item.get("groupKey", ""), item.get("receivedAt"))
+        if entries is None:
+            counts["unmatched"] += 1
+        else:
+            routed += entries
     times = Counter(entry.key for entry in routed)
     # A rule with a storm limit decides one by one: its count is shared with every other worker,
     # and a batch's read-to-write window is wider than one alert's (measured: 30 opened for 25).
@@ -179,16 +174,29 @@ def _open_together(rt: Runtime, entries: list[_Entry]) -> list[_Entry]:
 
 def handle_alert(rt: Runtime, alert: Alert, group_key: str, received_at: float | None = None) -> bool:
     """Route one alert; returns False when no rule matched (it is then recorded as unmatched)."""
+    entries = _routed(rt, alert, group_key, received_at)
+    if entries is None:
+        return False
+    for entry in entries:
+        _apply_locked(rt, entry)
+    return True
+
+
+def _routed(rt: Runtime, alert: Alert, group_key: str, received_at: float | None) -> list[_Entry] | None:
+    """``alert`` once for every rule that takes it; None when no rule does (it is then recorded as
+    unmatched), and none for the heartbeat (the web noted it; there is nothing to act on)."""
     matched = route(rt.rules, alert.labels)
     if not matched:
         if heartbeat.matches(rt.config.responder.heartbeat, alert.labels):
-            return True  # the heartbeat: the web noted it; there is nothing to act on
+            return []
         _record_unmatched(rt, alert)
-        return False
-    for compiled in matched:
-        key = incident_key(compiled.rule, alert.labels, group_key)
-        _apply_locked(rt, _Entry(compiled.rule, key, alert, group_key, received_at))
-    return True
+        return None
+    return [
+        _Entry(
+            compiled.rule, incident_key(compiled.rule, alert.labels, group_key), alert, group_key, received_at
+        )
+        for compiled in matched
+    ]
 
 
 def read_facts(rt: Runtime, rule: Rule, key: str) -> Facts:

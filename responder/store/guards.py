@@ -63,26 +63,13 @@ def playbook_target(steps: list[tuple[str, dict[str, Any]]]) -> str:
     return hashlib.sha256(json.dumps(material).encode()).hexdigest()[:16]
 
 
-def acquire_playbook_lock(
-    redis: Redis, keys: Keys, playbook: Playbook, target: str, run_id: str
-) -> str | None:
-    """Take the lock on (playbook, target) for this run; returns the run holding it when taken by another."""
-    key = keys.playbook_lock(playbook.name, target)
-    if redis.set(key, run_id, nx=True, ex=lock_ttl(playbook)):
-        return None
-    holder = redis.get(key)
-    if holder is None or text(holder) == run_id:
-        redis.set(key, run_id, ex=lock_ttl(playbook))
-        return None
-    return text(holder)
-
-
 def claim_playbook_lock(
     redis: Redis, keys: Keys, playbook: Playbook, target: str, run_id: str, run_key: str
 ) -> str | None:
-    """:func:`acquire_playbook_lock` and, when it is ours, the run's ``target`` noted, in one round trip.
+    """Take the lock on (playbook, target) for this run and note the run's ``target``, in one round trip.
 
-    Returns the run holding the lock when that is another one (nothing is written then).
+    Returns the run holding the lock when that is another one (nothing is written then); a run
+    that holds it already takes it again, with a fresh TTL.
     """
     key = keys.playbook_lock(playbook.name, target)
     holder = redis.eval(_CLAIM, 2, key, run_key, run_id, lock_ttl(playbook), target)

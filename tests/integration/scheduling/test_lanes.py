@@ -25,7 +25,7 @@ from responder.config.models import Step
 from responder.incidents import lifecycle
 from responder.playbooks.runs import step_job
 from responder.runtime import Runtime
-from responder.scheduling import JobSpec, Lane
+from responder.scheduling import Lane
 from responder.store import incidents as store
 from responder.webhook.app import create_app
 from responder.worker import worker_queues
@@ -99,17 +99,6 @@ def test_a_critical_incidents_playbooks_finish_before_a_backlog_of_lower_steps(r
 
     assert len(events(runtime, incident.id, "playbook.completed")) == 2
     assert waiting(runtime) == {"control": 0, "intake": 0, "critical": 0, "high": 0, "medium": 1, "low": 50}
-
-
-def test_a_job_queued_at_the_front_of_its_lane_is_taken_before_those_queued_earlier(runtime: Runtime) -> None:
-    first = JobSpec("responder.jobs.heartbeat_check", (), job_id="queued-first", lane=Lane.INTAKE)
-    urgent = JobSpec(
-        "responder.jobs.heartbeat_check", (), job_id="queued-urgent", lane=Lane.INTAKE, at_front=True
-    )
-    runtime.scheduler.enqueue(first)
-    runtime.scheduler.enqueue(urgent)
-    queue = Queue(runtime.keys.lane_queue(Lane.INTAKE), connection=runtime.redis)
-    assert queue.job_ids == ["queued-urgent", "queued-first"]
 
 
 @pytest.mark.parametrize(
