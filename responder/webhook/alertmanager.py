@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -16,7 +17,7 @@ from responder.webhook.auth import token_ok
 from responder.webhook.errors import error
 from responder.webhook.limits import over_cap
 from responder.webhook.models import WebhookPayload, alert_json
-from responder.webhook.state import state
+from responder.webhook.state import WebState, state
 
 bp = Blueprint("alertmanager", __name__)
 
@@ -24,10 +25,22 @@ _MAPPINGS = frozenset({"labels", "annotations", "groupLabels", "commonLabels", "
 """Fields whose keys are the sender's data: error locations must not echo them back."""
 
 
-@bp.post("/webhook/alertmanager")
-def receive() -> tuple[Response, int]:
-    web = state()
-    received_at = web.runtime.clock()
+@dataclass(frozen=True)
+class Checked:
+    """A webhook request that passed every check, ready to be stored."""
+
+    payload: WebhookPayload
+    alerts: list[dict[str, Any]]
+    """What dedupe and the heartbeat read of each alert."""
+    encoded: list[bytes]
+    """Each alert as pydantic's JSON of what it validated: what is stored."""
+    urgent: bool
+    """A firing alert in it would open or join a critical incident."""
+
+
+def check(web: WebState) -> Checked | tuple[Response, int]:
+    """Authenticate, read and validate the request, and apply the caps: what is stored, or the error
+    answer (401, 400, 413). Reads nothing from Redis."""
     if not token_ok(request, web.webhook_token, allow_basic=True):
         return error(401, "missing or wrong token: send Authorization: Bearer $RESPONDER_WEBHOOK_TOKEN")
     body = request.get_data(cache=False)
@@ -48,11 +61,26 @@ def receive() -> tuple[Response, int]:
     if over is not None:
         capped = {"cap": over.env, "limit": over.limit, "size": over.size, "where": over.where}
         return error(413, f"over a cap on alerts: {over.message()}", capped)
-    # What dedupe and the heartbeat read; the stored documents are pydantic's JSON of what it validated.
     alerts = [
         {"fingerprint": a.fingerprint, "status": a.status, "startsAt": a.startsAt, "labels": a.labels}
         for a in payload.alerts
     ]
+    return Checked(
+        payload,
+        alerts,
+        [alert_json(a) for a in payload.alerts],
+        any_critical(web.runtime.rules, alerts),
+    )
+
+
+@bp.post("/webhook/alertmanager")
+def receive() -> tuple[Response, int]:
+    web = state()
+    received_at = web.runtime.clock()
+    checked = check(web)
+    if not isinstance(checked, Checked):
+        return checked
+    payload, alerts = checked.payload, checked.alerts
     try:
         result = ingest.accept(
             web.runtime,
@@ -61,8 +89,8 @@ def receive() -> tuple[Response, int]:
             received_at,
             payload.truncatedAlerts,
             wait_replicas=web.wait_replicas,
-            encoded=[alert_json(a) for a in payload.alerts],
-            urgent=any_critical(web.runtime.rules, alerts),
+            encoded=checked.encoded,
+            urgent=checked.urgent,
         )
         heartbeat.note_receipt(web.runtime, alerts, received_at)
     except connection.UNAVAILABLE:
