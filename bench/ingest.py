@@ -12,7 +12,11 @@ After each series the benchmark checks in Redis that every request answered 2xx 
 alerts there, and (for the responder) work that will act on them: an RQ job of its own, or
 its batch id in the intake list with an intake job queued.
 
-``BENCH_INGEST_BEFORE=/path/to/other/checkout`` adds a third server, the responder as that
+Two more servers, in the same rounds, show where the responder's time goes: its app with the
+webhook cut short after nothing and after its checks, each then storing with one LPUSH
+(:mod:`bench.ingest_stages`).
+
+``BENCH_INGEST_BEFORE=/path/to/other/checkout`` adds another server, the responder as that
 checkout has it (e.g. a worktree of main), measured in the same rounds: before and after in
 one run.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +38,16 @@ from responder.store.keys import Keys
 
 PREFIX = "ingest"
 PER_PAYLOAD = (1, 10)
+STAGES = {"app": "bench.ingest_stages:app_only()", "checked": "bench.ingest_stages:checked()"}
+"""The responder's app cut short (:mod:`bench.ingest_stages`), measured in the same rounds."""
+BARE = ("baseline", *STAGES)
+"""Servers that store each request with one LPUSH and queue no work."""
 
 
 def sizes(quick: bool) -> dict[str, Any]:
     if quick:
         return {"duration": 3.0, "warmup": 1.0, "rounds": 1}
-    return {"duration": 5.0, "warmup": 2.0, "rounds": 3}
+    return {"duration": 5.0, "warmup": 2.0, "rounds": 5}
 
 
 def template(per_payload: int) -> str:
@@ -51,7 +60,7 @@ def template(per_payload: int) -> str:
 
 def stored(redis: Redis, name: str, per_payload: int) -> dict[str, Any]:
     """What Redis holds after a series: alerts, and whether every batch has work that will act on it."""
-    if name == "baseline":
+    if name in BARE:
         return {"alerts": int(redis.llen(BASELINE_KEY)) * per_payload, "work_ok": True}
     keys = Keys(name)
     batch_ids = [text(b) for b in redis.zrange(keys.pending_batches, 0, -1)]
@@ -75,6 +84,8 @@ def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     with procs.stack() as st:
         redis = st.redis
         targets: dict[str, tuple[procs.Proc, str]] = {"baseline": st.baseline_web()}
+        for stage, app in STAGES.items():
+            targets[stage] = st.bench_web(f"stage-{stage}", app, PREFIX)
         if before_tree:
             targets["before"] = st.responder_web("before", tree=Path(before_tree).resolve())
         targets["responder"] = st.responder_web(PREFIX)
@@ -92,16 +103,19 @@ def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
                     held = stored(redis, PREFIX if name == "responder" else name, per_payload)
                     redis.flushall()  # each series starts from an empty Redis
                     _add(series.setdefault(f"{name}/{per_payload}", {}), warm, measured, held, per_payload)
-                    acc = series[f"{name}/{per_payload}"]
-                    acc["web_cpu"] = acc.get("web_cpu", 0.0) + web_used
-                    acc["redis_cpu"] = acc.get("redis_cpu", 0.0) + redis_used
+                    served = max(measured.requests, 1)
+                    cpu = series[f"{name}/{per_payload}"].setdefault("cpu_rounds", [])
+                    cpu.append((1000 * web_used / served, 1000 * redis_used / served))
     results = {key: _finish(acc) for key, acc in series.items()}
     for per_payload in PER_PAYLOAD:
         bare = results[f"baseline/{per_payload}"]
-        for name in ("responder", "before"):
+        for name in (*STAGES, "responder", "before"):
             ours = results.get(f"{name}/{per_payload}")
             if ours is not None:
-                ours["ratio_rps"] = ours["rps"] / bare["rps"]
+                # Each round against the baseline of the same round, then the median: a slow spell of
+                # this shared machine during one series moves one round's ratio, not the figure.
+                rounds = zip(ours["rps_rounds"], bare["rps_rounds"], strict=True)
+                ours["ratio_rps"] = statistics.median(a / b for a, b in rounds)
                 ours["ratio_p99"] = ours["latency_ms"]["p99"] / bare["latency_ms"]["p99"]
     return {
         "client": f"wrk, {wrk.THREADS} threads x {wrk.CONNECTIONS} keep-alive connections",
@@ -130,12 +144,13 @@ def _add(
 def _finish(acc: dict[str, Any]) -> dict[str, Any]:
     runs: list[wrk.WrkResult] = acc["runs"]
     requests = sum(r.requests for r in runs)
-    seconds = sum(r.seconds for r in runs)
+    rps_rounds = [r.requests / r.seconds for r in runs]
     # Pooled percentiles: the mean over rounds of each round's percentile (rounds are equally long).
     cdf = [(p, sum(r.percentile(p) for r in runs) / len(runs)) for p, _ in runs[0].cdf_ms]
     at = dict(cdf)
     return {
-        "rps": requests / seconds,
+        "rps": statistics.median(rps_rounds),
+        "rps_rounds": rps_rounds,
         "requests": requests,
         "errors": acc["non_2xx"] + acc["socket_errors"],
         "non_2xx": acc["non_2xx"],
@@ -148,11 +163,11 @@ def _finish(acc: dict[str, Any]) -> dict[str, Any]:
             "mean": sum(r.latency_mean_ms for r in runs) / len(runs),
             "max": max(r.latency_max_ms for r in runs),
         },
-        "cpu_ms_per_request": {
-            "web": 1000 * acc["web_cpu"] / max(requests, 1),
-            "redis": 1000 * acc["redis_cpu"] / max(requests, 1),
+        "cpu_ms_per_request": {  # the median round's
+            "web": statistics.median(web for web, _ in acc["cpu_rounds"]),
+            "redis": statistics.median(redis for _, redis in acc["cpu_rounds"]),
         },
-        "client_cpu": sum(r.client_cpu_seconds for r in runs) / seconds,
+        "client_cpu": sum(r.client_cpu_seconds for r in runs) / sum(r.seconds for r in runs),
         "durable": {
             "accepted_requests": acc["accepted"],
             "expected_alerts": acc["expected_alerts"],

@@ -202,30 +202,17 @@ class Stack:
 
     def baseline_web(self, workers: int = WEB_WORKERS) -> tuple[Proc, str]:
         """The bare Flask app (one LPUSH per request) under the same gunicorn settings."""
+        return self.bench_web("baseline", "bench.baseline_app:create_app()", "baseline", workers)
+
+    def bench_web(self, name: str, app: str, prefix: str, workers: int = WEB_WORKERS) -> tuple[Proc, str]:
+        """An app of ``bench/`` (``module:factory()``) under the responder's gunicorn settings; the
+        app finds the address it serves in ``BENCH_BIND``."""
         port = free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(WEB_THREADS),
-            "--timeout",
-            "30",
-            "--graceful-timeout",
-            "10",
-            "--error-logfile",
-            "-",
-            "--log-level",
-            "info",
-            "bench.baseline_app:create_app()",
-        ]
-        proc = self.spawn("baseline", argv, self.env("baseline"), cwd=REPO)
+        argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+        argv += ["--worker-class", "gthread", "--threads", str(WEB_THREADS), "--timeout", "30"]
+        argv += ["--graceful-timeout", "10", "--error-logfile", "-", "--log-level", "info", app]
+        env = self.env(prefix, BENCH_BIND=f"127.0.0.1:{port}")
+        proc = self.spawn(name, argv, env, cwd=REPO)
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/health", proc)
         return proc, base
