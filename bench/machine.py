@@ -75,7 +75,8 @@ def describe() -> dict[str, Any]:
             [
                 line
                 for line in _run("git", "status", "--porcelain").splitlines()
-                if line and not line[3:].startswith(("bench/", "docs/"))
+                # _run strips the output, and with it the first line's leading status blank
+                if line and not line.split(maxsplit=1)[-1].startswith(("bench/", "docs/"))
             ]
         ),
         "loadavg": os.getloadavg(),

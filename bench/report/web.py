@@ -25,10 +25,7 @@ def machine_section(m: dict[str, Any]) -> str:
         ],
         ["peer", f"adnanh/webhook {m.get('webhook')} (Debian package `webhook`)"],
         ["profiler", m.get("py_spy")],
-        [
-            "commit",
-            f"{m.get('commit')} (+{m.get('dirty_files_outside_bench')} uncommitted files outside bench/)",
-        ],
+        ["commit", _commit(m)],
     ]
     return (
         "## Machine\n\n"
@@ -89,3 +86,10 @@ while the requests arrive.
 
 {table(header, rows)}
 """
+
+
+def _commit(m: dict[str, Any]) -> str:
+    dirty = m.get("dirty_files_outside_bench")
+    if not dirty:
+        return str(m.get("commit"))
+    return f"{m.get('commit')} (+{dirty} uncommitted files outside bench/ and docs/)"
