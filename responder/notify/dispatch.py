@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 CHANNELS = ("slack", "email", "pagerduty")
 FIRST_SEND_LOCK = 120
 """Seconds one worker may hold the right to make the first delivery to a target (retries included)."""
+FIRST_SEND_WAIT = 5
+"""Seconds another send to that target waits for it before going ahead anyway. A first delivery takes
+well under a second; a worker that died while holding the lock leaves it for FIRST_SEND_LOCK, and
+waiting that out would page the next level two minutes late."""
 
 
 def build_channels(env: Mapping[str, str] | None = None, retry: Retry | None = None) -> dict[str, Channel]:
@@ -209,7 +213,8 @@ def send(
     field = f"{channel.name}:{channel.target(team, team_config)}"
     try:
         if ref is None:
-            return _first_send(redis, refs_key, field, channel, message, team, team_config)
+            lock = first_send_lock(keys, message.incident_id, field)
+            return _first_send(redis, refs_key, field, lock, channel, message, team, team_config)
         return channel.send(message, team, team_config, ref)
     except RateLimited as exc:
         if exc.ref is not None and ref is None:
@@ -222,10 +227,16 @@ def _remember(redis: Redis, refs_key: str, field: str, ref: str) -> None:
     redis.expire(refs_key, INCIDENT_RETENTION)
 
 
+def first_send_lock(keys: Keys, incident_id: str, field: str) -> str:
+    """The lock on the first delivery to ``field`` (``channel:target``) for the incident."""
+    return f"{keys.deliveries(incident_id)}:lock:{field}"
+
+
 def _first_send(
     redis: Redis,
     refs_key: str,
     field: str,
+    lock_key: str,
     channel: Channel,
     message: Message,
     team: str,
@@ -233,10 +244,11 @@ def _first_send(
 ) -> Delivery:
     """Send where nothing was delivered yet, under a lock, so two workers do not post two cards.
 
-    If the lock cannot be had in time the send goes ahead anyway: a duplicate card is
-    better than a page not sent.
+    If the lock cannot be had within FIRST_SEND_WAIT the send goes ahead anyway: a duplicate
+    card is better than a page not sent, or sent minutes late because the worker holding the
+    lock died mid-send.
     """
-    lock = redis.lock(f"{refs_key}:lock:{field}", timeout=FIRST_SEND_LOCK, blocking_timeout=FIRST_SEND_LOCK)
+    lock = redis.lock(lock_key, timeout=FIRST_SEND_LOCK, blocking_timeout=FIRST_SEND_WAIT)
     held = lock.acquire()
     try:
         ref = redis.hget(refs_key, field)

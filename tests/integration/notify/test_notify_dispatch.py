@@ -319,3 +319,26 @@ def test_a_slow_channel_does_not_lose_the_first_ref_to_a_concurrent_send(
         t.join(max(deadline - time.monotonic(), 0))
     assert len(results) == 2 and all(r[0]["status"] == "sent" for r in results)
     assert len(slack.cards("#embedding-dev")) == 1
+
+
+def test_a_first_send_lock_left_by_a_dead_worker_does_not_hold_the_page_for_its_ttl(
+    redis_client: redis.Redis,
+    keys: Keys,
+    config: LoadedConfig,
+    env: dict[str, str],
+    incident: Incident,
+    pagerduty: FakePagerDuty,
+) -> None:
+    # A worker killed between PagerDuty's answer and releasing its lock leaves the lock for its full TTL
+    # and no ref; the next level's page to that target must go out without waiting that TTL out.
+    lock = dispatch.first_send_lock(keys, incident.id, "pagerduty:dev-team")
+    redis_client.set(lock, "token-of-a-dead-worker", ex=dispatch.FIRST_SEND_LOCK)
+
+    escalated = message(incident, "escalate")
+    records = send(redis_client, keys, config, env, escalated, ["dev-team"], ["pagerduty"])
+
+    assert brief(records) == [("pagerduty", "dev-team", "sent")]
+    assert [e["routing_key"] for e in pagerduty.events] == [SECRETS.pd_key_dev]
+    # Sent while the dead worker's lock still stood: the send did not wait for it to expire.
+    assert redis_client.get(lock) == "token-of-a-dead-worker"
+    assert redis_client.ttl(lock) > dispatch.FIRST_SEND_LOCK - 60
