@@ -171,3 +171,8 @@ class ThreadSchedulingWorker(SimpleWorker):
             stale = age is None or age > STALE_SCHEDULER
             if stale and self.connection.eval(_RELEASE_IF_HELD_BY, 1, lock_key, name):
                 log.warning("scheduler %s stopped heartbeating; released its lock for %s", name, queue_name)
+                if isinstance(self.scheduler, ThreadScheduler):
+                    # A running scheduler holding only some locks tries for the rest every RELOCK
+                    # seconds; this makes it try on its next turn (a second), so the dead one's due
+                    # timers move now. One not running is started by RQ's maintenance, which follows.
+                    self.scheduler.lock_acquisition_time = None
