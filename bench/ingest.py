@@ -102,10 +102,8 @@ def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
                     redis_used = procs.cpu_seconds([st.redis_proc.pid]) - redis_cpu
                     held = stored(redis, PREFIX if name == "responder" else name, per_payload)
                     redis.flushall()  # each series starts from an empty Redis
-                    _add(series.setdefault(f"{name}/{per_payload}", {}), warm, measured, held, per_payload)
-                    served = max(measured.requests, 1)
-                    cpu = series[f"{name}/{per_payload}"].setdefault("cpu_rounds", [])
-                    cpu.append((1000 * web_used / served, 1000 * redis_used / served))
+                    acc = series.setdefault(f"{name}/{per_payload}", {})
+                    _add(acc, warm, measured, held, per_payload, (web_used, redis_used))
     results = {key: _finish(acc) for key, acc in series.items()}
     for per_payload in PER_PAYLOAD:
         bare = results[f"baseline/{per_payload}"]
@@ -129,9 +127,17 @@ def run(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def _add(
-    acc: dict[str, Any], warm: wrk.WrkResult, measured: wrk.WrkResult, held: dict[str, Any], per: int
+    acc: dict[str, Any],
+    warm: wrk.WrkResult,
+    measured: wrk.WrkResult,
+    held: dict[str, Any],
+    per: int,
+    cpu_seconds: tuple[float, float],
 ) -> None:
+    """One round of a series into its accumulator; ``cpu_seconds``: (web, Redis) over the measured part."""
     acc.setdefault("runs", []).append(measured)
+    served = max(measured.requests, 1)
+    acc.setdefault("cpu_rounds", []).append(tuple(1000 * s / served for s in cpu_seconds))
     acc["accepted"] = acc.get("accepted", 0) + warm.ok + measured.ok
     acc["non_2xx"] = acc.get("non_2xx", 0) + warm.non_2xx + measured.non_2xx
     acc["socket_errors"] = acc.get("socket_errors", 0) + sum(warm.socket_errors.values())

@@ -66,6 +66,11 @@ class ThreadScheduler(RQScheduler):
             return True
         return (datetime.now() - self.lock_acquisition_time).total_seconds() > RELOCK
 
+    def try_locks_next_turn(self) -> None:
+        """Try for the locks this scheduler lacks on its next turn (a second), not RELOCK seconds after
+        its last try: a lock was just freed, and the dead holder's due timers should move now."""
+        self.lock_acquisition_time = None
+
     def start(self) -> threading.Thread:
         self._stop_requested = False
         self._status = self.Status.STARTED
@@ -172,7 +177,5 @@ class ThreadSchedulingWorker(SimpleWorker):
             if stale and self.connection.eval(_RELEASE_IF_HELD_BY, 1, lock_key, name):
                 log.warning("scheduler %s stopped heartbeating; released its lock for %s", name, queue_name)
                 if isinstance(self.scheduler, ThreadScheduler):
-                    # A running scheduler holding only some locks tries for the rest every RELOCK
-                    # seconds; this makes it try on its next turn (a second), so the dead one's due
-                    # timers move now. One not running is started by RQ's maintenance, which follows.
-                    self.scheduler.lock_acquisition_time = None
+                    # One not running is started by RQ's maintenance, which follows.
+                    self.scheduler.try_locks_next_turn()

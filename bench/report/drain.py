@@ -7,6 +7,7 @@ figures of the code before the change when they were stored too (``python -m ben
 
 from __future__ import annotations
 
+from statistics import median_low
 from typing import Any
 
 DRAIN_TARGET_S = 40.0
@@ -57,11 +58,6 @@ def _drain_rows(label: str, entry: dict[str, Any]) -> list[str]:
     return rows
 
 
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[(len(ordered) - 1) // 2]
-
-
 def pair_medians(result: dict[str, Any]) -> dict[str, float] | None:
     """Median before and after drain times (s) of the interleaved pairs, their range, or None."""
     pairs = result.get("pairs") or []
@@ -70,11 +66,11 @@ def pair_medians(result: dict[str, Any]) -> dict[str, float] | None:
     before = [p["before"]["drain_seconds"] for p in pairs]
     after = [p["after"]["drain_seconds"] for p in pairs]
     return {
-        "before": median(before),
-        "after": median(after),
+        "before": median_low(before),
+        "after": median_low(after),
         "after_min": min(after),
         "after_max": max(after),
-        "ratio": median([a / b for a, b in zip(after, before, strict=True)]),
+        "ratio": median_low([a / b for a, b in zip(after, before, strict=True)]),
         "pairs": len(pairs),
     }
 

@@ -121,16 +121,23 @@ def _steps(series: dict[str, Any]) -> str:
     servers of the same rounds (absent in runs from before they existed)."""
     if "checked/10" not in series:
         return ""
+    cpu = {key: _cpu_us(s) for key, s in series.items()}
     rows = []
     for low, high, what in STEPS:
         row = [what]
         for per in ("1", "10"):
-            added = _cpu_us(series[f"{high}/{per}"]) - _cpu_us(series[f"{low}/{per}"])
-            row += [f"{added:+.0f}", f"{series[f'{high}/{per}']['ratio_rps']:.2f}x"]
+            row += [
+                f"{cpu[f'{high}/{per}'] - cpu[f'{low}/{per}']:+.0f}",
+                f"{series[f'{high}/{per}']['ratio_rps']:.2f}x",
+            ]
         rows.append(row)
-    header = ["step", "1 alert: CPU µs/req added", "req/s after it", "10 alerts: CPU µs/req added"]
-    header.append("req/s after it")
-    cpu = {key: _cpu_us(s) for key, s in series.items()}
+    header = [
+        "step",
+        "1 alert: CPU µs/req added",
+        "req/s after it",
+        "10 alerts: CPU µs/req added",
+        "req/s after it",
+    ]
     budget = {per: cpu[f"baseline/{per}"] / TARGET - cpu[f"checked/{per}"] for per in ("1", "10")}
     spent = {per: cpu[f"responder/{per}"] - cpu[f"checked/{per}"] for per in ("1", "10")}
     left = " and ".join(

@@ -213,8 +213,7 @@ def send(
     field = f"{channel.name}:{channel.target(team, team_config)}"
     try:
         if ref is None:
-            lock = first_send_lock(keys, message.incident_id, field)
-            return _first_send(redis, refs_key, field, lock, channel, message, team, team_config)
+            return _first_send(redis, keys, field, channel, message, team, team_config)
         return channel.send(message, team, team_config, ref)
     except RateLimited as exc:
         if exc.ref is not None and ref is None:
@@ -227,16 +226,10 @@ def _remember(redis: Redis, refs_key: str, field: str, ref: str) -> None:
     redis.expire(refs_key, INCIDENT_RETENTION)
 
 
-def first_send_lock(keys: Keys, incident_id: str, field: str) -> str:
-    """The lock on the first delivery to ``field`` (``channel:target``) for the incident."""
-    return f"{keys.deliveries(incident_id)}:lock:{field}"
-
-
 def _first_send(
     redis: Redis,
-    refs_key: str,
+    keys: Keys,
     field: str,
-    lock_key: str,
     channel: Channel,
     message: Message,
     team: str,
@@ -248,6 +241,8 @@ def _first_send(
     card is better than a page not sent, or sent minutes late because the worker holding the
     lock died mid-send.
     """
+    refs_key = keys.deliveries(message.incident_id)
+    lock_key = keys.delivery_lock(message.incident_id, field)
     lock = redis.lock(lock_key, timeout=FIRST_SEND_LOCK, blocking_timeout=FIRST_SEND_WAIT)
     held = lock.acquire()
     try:

@@ -199,6 +199,10 @@ class Keys:
         """Hash: ``channel:target`` -> ref of the first delivery (Slack ts, Message-ID, dedup key)."""
         return f"{self.prefix}:incident:{incident_id}:deliveries"
 
+    def delivery_lock(self, incident_id: str, field: str) -> str:
+        """Held while one worker makes the first delivery to ``field`` (``channel:target``)."""
+        return f"{self.deliveries(incident_id)}:lock:{field}"
+
     def report_hour(self, hour: int) -> str:
         """Hash of the report's counters for incidents opened in that hour (``ts // 3600``): store/reports."""
         return f"{self.prefix}:report:h:{hour}"

@@ -331,7 +331,7 @@ def test_a_first_send_lock_left_by_a_dead_worker_does_not_hold_the_page_for_its_
 ) -> None:
     # A worker killed between PagerDuty's answer and releasing its lock leaves the lock for its full TTL
     # and no ref; the next level's page to that target must go out without waiting that TTL out.
-    lock = dispatch.first_send_lock(keys, incident.id, "pagerduty:dev-team")
+    lock = keys.delivery_lock(incident.id, "pagerduty:dev-team")
     redis_client.set(lock, "token-of-a-dead-worker", ex=dispatch.FIRST_SEND_LOCK)
 
     escalated = message(incident, "escalate")
